@@ -40,6 +40,31 @@ pub fn publish_idempotency_key(step_id: &str) -> String {
     format!("step-{}", hex::encode(Sha256::digest(step_id.as_bytes())))
 }
 
+/// The unescaped step name of a step id `<prefix>:<escaped name>:<n>`.
+///
+/// ```
+/// use ironflow::protocol::step_id::name_of;
+/// assert_eq!(name_of("run_1:charge:0"), "charge");
+/// assert_eq!(name_of(r"run_1:fan:0:a\:b:2"), "a:b");
+/// ```
+pub fn name_of(step_id: &str) -> String {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = step_id.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ':' => parts.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    parts.push(current);
+    match parts.len() {
+        0 | 1 => step_id.to_owned(),
+        n => parts.swap_remove(n - 2),
+    }
+}
+
 /// A naming scope: the run root or a parallel/map branch. Thread-safe, so the
 /// branches of a parallel can claim ids concurrently.
 #[derive(Debug)]

@@ -48,12 +48,23 @@ pub trait Publisher: Send + Sync + fmt::Debug {
     fn publish(&self, topic: &str, data: Value, idempotency_key: &str) -> BoxFuture<'static, Result<Value>>;
 }
 
+/// Where each step result goes as soon as it is recorded: the engine's
+/// strict durability journals (and fsyncs) it before the body goes on.
+pub trait StepSink: Send + Sync + fmt::Debug {
+    /// Durably records one step result of `run_id`.
+    fn record(&self, run_id: &str, attempt: u32, step: StepResult) -> BoxFuture<'static, Result<()>>;
+}
+
 /// Overrides of step execution, used by the testing client.
 pub(crate) trait StepHooks: Send + Sync {
     /// `Some` replaces the body of `run(name)` with this outcome.
     fn run_step(&self, name: &str, step_id: &str) -> Option<Result<Value>>;
     /// Called for every id claimed by a step that was not journaled.
     fn claimed(&self, _step_id: &str) {}
+    /// `Some` answers a `publish` instead of the engine.
+    fn publish(&self, _topic: &str, _data: &Value) -> Option<Result<Value>> {
+        None
+    }
     /// `Some(output)` resolves a suspension in place, as if journaled.
     fn resolve_yield(&self, _info: &YieldInfo) -> Option<Value> {
         None
@@ -66,6 +77,7 @@ pub struct ExecEnv {
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) publisher: Option<Arc<dyn Publisher>>,
     pub(crate) hooks: Option<Arc<dyn StepHooks>>,
+    pub(crate) sink: Option<Arc<dyn StepSink>>,
 }
 
 impl fmt::Debug for ExecEnv {
@@ -74,6 +86,7 @@ impl fmt::Debug for ExecEnv {
             .field("clock", &self.clock)
             .field("publisher", &self.publisher)
             .field("hooks", &self.hooks.is_some())
+            .field("sink", &self.sink)
             .finish()
     }
 }
@@ -88,6 +101,13 @@ impl ExecEnv {
     /// Publishes `step.publish` messages through `publisher`.
     pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
         self.publisher = Some(publisher);
+        self
+    }
+
+    /// Records every step result through `sink` before the body goes on
+    /// (strict durability).
+    pub fn with_step_sink(mut self, sink: Arc<dyn StepSink>) -> Self {
+        self.sink = Some(sink);
         self
     }
 
@@ -125,6 +145,7 @@ pub(crate) struct Execution {
     clock: Arc<dyn Clock>,
     pub(crate) publisher: Option<Arc<dyn Publisher>>,
     hooks: Option<Arc<dyn StepHooks>>,
+    sink: Option<Arc<dyn StepSink>>,
     state: Mutex<State>,
     changed: Notify,
 }
@@ -175,6 +196,10 @@ impl Execution {
         self.hooks.as_ref().and_then(|h| h.run_step(name, id))
     }
 
+    pub(crate) fn publish_hook(&self, topic: &str, data: &Value) -> Option<Result<Value>> {
+        self.hooks.as_ref().and_then(|h| h.publish(topic, data))
+    }
+
     /// Marks a step as running; the driver waits for running steps before it
     /// ends an invocation at a suspension.
     pub(crate) fn begin(&self) -> Started {
@@ -182,6 +207,23 @@ impl Execution {
         Started {
             at: self.now(),
             instant: Instant::now(),
+        }
+    }
+
+    /// Records the outcome of a step started with [`Execution::begin`] and,
+    /// under strict durability, waits until it is journaled.
+    pub(crate) async fn finish_durably(
+        &self,
+        started: Started,
+        id: String,
+        name: String,
+        kind: StepType,
+        outcome: std::result::Result<Value, &Error>,
+    ) -> Result<()> {
+        let result = self.finish(started, id, name, kind, outcome, None);
+        match &self.sink {
+            Some(sink) => sink.record(&self.run_id, self.attempt, result).await,
+            None => Ok(()),
         }
     }
 
@@ -194,7 +236,7 @@ impl Execution {
         kind: StepType,
         outcome: std::result::Result<Value, &Error>,
         compensation_for: Option<String>,
-    ) {
+    ) -> StepResult {
         let (status, output, error) = match outcome {
             Ok(v) => (StepStatus::Completed, Some(v), None),
             Err(e) => (
@@ -221,10 +263,11 @@ impl Execution {
             compensation_for,
         };
         let mut state = self.lock();
-        state.recorded.push(result);
+        state.recorded.push(result.clone());
         state.in_flight -= 1;
         drop(state);
         self.changed.notify_waiters();
+        result
     }
 
     /// Notes a claimed id of a step that is not journaled (for hooks).
@@ -293,7 +336,9 @@ impl Execution {
                 Err(Error::terminal(format!("compensation panicked: {}", panic_message(&*panic))))
             });
             match outcome {
-                Ok(()) => self.finish(started, id, step_name, StepType::Compensate, Ok(Value::Null), Some(name)),
+                Ok(()) => {
+                    self.finish(started, id, step_name, StepType::Compensate, Ok(Value::Null), Some(name));
+                }
                 Err(e) => {
                     tracing::warn!(step = %step_name, error = %e, "compensation failed; running the others");
                     let e = e.into_terminal();
@@ -322,6 +367,7 @@ pub(crate) fn new_execution(record: &FunctionRecord, wire: &WireInvocation, env:
         clock: env.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
         publisher: env.publisher.clone(),
         hooks: env.hooks.clone(),
+        sink: env.sink.clone(),
         state: Mutex::new(State::default()),
         changed: Notify::new(),
     })

@@ -29,7 +29,7 @@ use crate::protocol::{
 pub(crate) mod exec;
 mod parallel;
 
-pub use exec::{Clock, ExecEnv, Publisher, SystemClock, execute};
+pub use exec::{Clock, ExecEnv, Publisher, StepSink, SystemClock, execute};
 pub use parallel::{Branches, Map, MapSettled, Parallel, ParallelSettled};
 
 use exec::{Execution, run_body};
@@ -382,7 +382,7 @@ impl<E> Ctx<E> {
         }
         let data = encode_output(&name, &data)?;
         let started = self.exec.begin();
-        let outcome = match self.exec.hook_for(&name, &id) {
+        let outcome = match self.exec.publish_hook(topic, &data) {
             Some(mocked) => mocked,
             None => match &self.exec.publisher {
                 Some(publisher) => publisher.publish(topic, data, &publish_idempotency_key(&id)).await,
@@ -394,11 +394,12 @@ impl<E> Ctx<E> {
         };
         match outcome {
             Ok(output) => {
-                self.exec.finish(started, id, name, StepType::Invoke, Ok(output), None);
-                Ok(())
+                self.exec.finish_durably(started, id, name, StepType::Invoke, Ok(output)).await
             }
             Err(e) => {
-                self.exec.finish(started, id.clone(), name.clone(), StepType::Invoke, Err(&e), None);
+                self.exec
+                    .finish_durably(started, id.clone(), name.clone(), StepType::Invoke, Err(&e))
+                    .await?;
                 Err(step_error(e, &id, &name))
             }
         }
@@ -653,11 +654,12 @@ where
             let outcome = outcome.and_then(|v| decode_output::<T>(&name, v.clone()).map(|t| (v, t)));
             match outcome {
                 Ok((value, typed)) => {
-                    exec.finish(started, id, name, StepType::Invoke, Ok(value), None);
+                    exec.finish_durably(started, id, name, StepType::Invoke, Ok(value)).await?;
                     Ok(typed)
                 }
                 Err(e) => {
-                    exec.finish(started, id.clone(), name.clone(), StepType::Invoke, Err(&e), None);
+                    exec.finish_durably(started, id.clone(), name.clone(), StepType::Invoke, Err(&e))
+                        .await?;
                     Err(step_error(e, &id, &name))
                 }
             }

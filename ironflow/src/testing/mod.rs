@@ -48,6 +48,7 @@ use crate::protocol::{
     EventEnvelope, Invocation, InvocationStatus, JournalEntry, JournalStatus, OnExhausted,
     StepStatus, StepType, YieldInfo, parse_duration, parse_timestamp,
 };
+use crate::protocol::step_id::name_of;
 use crate::step::exec::{StepHooks, event_envelope};
 use crate::step::{Clock, ExecEnv, execute};
 
@@ -236,9 +237,18 @@ impl TestRun {
 struct Mocks {
     steps: HashMap<String, MockFn>,
     allow_real_steps: bool,
+    published: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 impl StepHooks for Mocks {
+    fn publish(&self, topic: &str, data: &Value) -> Option<Result<Value>> {
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((topic.to_owned(), data.clone()));
+        Some(Ok(serde_json::json!({ "topic": topic })))
+    }
+
     fn run_step(&self, name: &str, _step_id: &str) -> Option<Result<Value>> {
         match self.steps.get(name) {
             Some(mock) => Some(mock()),
@@ -267,6 +277,8 @@ pub struct TestClient {
     events: Mutex<VecDeque<EventEnvelope>>,
     clock: FakeClock,
     allow_real_steps: bool,
+    secrets: std::collections::BTreeMap<String, String>,
+    published: Arc<Mutex<Vec<(String, Value)>>>,
     next_id: AtomicU64,
 }
 
@@ -296,6 +308,8 @@ impl TestClient {
             events: Mutex::new(VecDeque::new()),
             clock: FakeClock::new(SystemTime::now()),
             allow_real_steps: false,
+            secrets: Default::default(),
+            published: Arc::default(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -324,6 +338,17 @@ impl TestClient {
         let event = event_envelope(name, data, self.fresh_id("evt"), self.clock.now());
         self.events.lock().unwrap_or_else(|e| e.into_inner()).push_back(event);
         self
+    }
+
+    /// Provides a secret to functions that declared it.
+    pub fn secret(mut self, name: &str, value: &str) -> Self {
+        self.secrets.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Messages published with `ctx.publish`, as (topic, data), in order.
+    pub fn published(&self) -> Vec<(String, Value)> {
+        self.published.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Runs unmocked `run` steps for real instead of failing them.
@@ -406,7 +431,13 @@ impl TestClient {
             .with_hooks(Arc::new(Mocks {
                 steps: self.steps.clone(),
                 allow_real_steps: self.allow_real_steps,
+                published: self.published.clone(),
             }));
+        let secrets: std::collections::BTreeMap<String, String> = record
+            .secrets
+            .iter()
+            .filter_map(|name| self.secrets.get(*name).map(|v| ((*name).to_owned(), v.clone())))
+            .collect();
         let mut journal: Vec<JournalEntry> = Vec::new();
         let mut run = TestRun {
             run_id: run_id.clone(),
@@ -428,7 +459,7 @@ impl TestClient {
                 event: event.clone(),
                 steps: journal.clone(),
                 resume: None,
-                secrets: Default::default(),
+                secrets: secrets.clone(),
             };
             let response = execute(record, wire, &env).await;
             for step in response.steps {
@@ -518,7 +549,6 @@ impl TestClient {
             output,
             error,
         };
-        let name_of = |id: &str| step_name_of(id);
         match info {
             YieldInfo::Sleep { step_id, until } => {
                 if let Some(t) = parse_timestamp(until) {
@@ -616,27 +646,6 @@ impl TestClient {
     }
 }
 
-/// The unescaped step name of an id `<prefix>:<escaped name>:<n>`.
-fn step_name_of(id: &str) -> String {
-    // Walk the id's parts honouring `\` escapes; the name is the second-last part.
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    let mut chars = id.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    current.push(next);
-                }
-            }
-            ':' => parts.push(std::mem::take(&mut current)),
-            c => current.push(c),
-        }
-    }
-    parts.push(current);
-    if parts.len() >= 2 { parts[parts.len() - 2].clone() } else { id.to_owned() }
-}
-
 /// The value at a dotted path (`data.request_id`) of a JSON object.
 pub(crate) fn value_at(root: &Value, path: &str) -> Value {
     let path = path.strip_prefix("event.").unwrap_or(path);
@@ -664,7 +673,7 @@ fn error_from_info(info: crate::protocol::ErrorInfo) -> Error {
         e = e.with_code(code);
     }
     if let Some(step_id) = info.step_id {
-        let name = step_name_of(&step_id);
+        let name = name_of(&step_id);
         e = e.with_step(&step_id, &name);
     }
     e
@@ -673,13 +682,6 @@ fn error_from_info(info: crate::protocol::ErrorInfo) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn step_names_are_unescaped_from_ids() {
-        assert_eq!(step_name_of("run_1:charge:0"), "charge");
-        assert_eq!(step_name_of(r"run_1:a\:b:3"), "a:b");
-        assert_eq!(step_name_of(r"run_1:fan:0:x\\y:0"), r"x\y");
-    }
 
     #[test]
     fn value_at_walks_dotted_paths() {

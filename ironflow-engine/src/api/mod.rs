@@ -1,0 +1,340 @@
+//! The engine's HTTP API on one port: Connect JSON unary calls under
+//! `/ironflow.v1.IronflowService/*` (protojson casing: camelCase replies,
+//! either casing accepted), REST under `/api/v1`, and `/health`
+//! (`shared/spec/wire-protocol.md` §0, §5).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
+
+/// Default largest request body: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A Connect error (§0.3): `{"code", "message"}` with the matching status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_argument", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({ "code": self.code, "message": self.message }))).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::RunNotFound(id) => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("run not found: {id}")),
+            EngineError::Invalid(m) => ApiError::invalid(m),
+            EngineError::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded", e.to_string()),
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Parses a Connect JSON body into `T`, naming the offending field.
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid(format!("invalid field `{path}`: {}", e.into_inner()))
+    })
+}
+
+fn reply(value: Value) -> ApiResult {
+    Ok(axum::Json(value).into_response())
+}
+
+/// Builds the router for `engine`, rejecting bodies over `max_body_bytes`.
+pub fn router(engine: Engine, max_body_bytes: usize) -> Router {
+    let connect = |method: &str| format!("/ironflow.v1.IronflowService/{method}");
+    Router::new()
+        .route(&connect("Trigger"), post(trigger))
+        .route(&connect("Emit"), post(trigger))
+        .route(&connect("TriggerSync"), post(trigger_sync))
+        .route(&connect("GetRun"), post(get_run))
+        .route(&connect("ListRuns"), post(list_runs))
+        .route(&connect("CancelRun"), post(cancel_run))
+        .route(&connect("GetRunSteps"), post(get_run_steps))
+        .route(&connect("Health"), post(health))
+        .route("/health", get(health))
+        .route("/api/v1/functions", get(list_functions))
+        .route("/api/v1/runs/{id}", get(get_run_rest))
+        .route("/api/v1/runs/{id}/steps", get(get_run_steps_rest))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(engine)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "unimplemented", "no such route")
+}
+
+/// `TriggerRequest` (§5.1); protojson accepts both casings.
+#[derive(Debug, Deserialize)]
+struct TriggerRequest {
+    event: String,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default, alias = "data_value")]
+    data_value: Option<Value>,
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default, alias = "idempotency_key", rename = "idempotencyKey")]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default, alias = "timeout_ms", rename = "timeoutMs")]
+    timeout_ms: Option<u64>,
+}
+
+impl TriggerRequest {
+    fn options(&self) -> Result<(Value, EmitOptions), ApiError> {
+        if self.event.trim().is_empty() {
+            return Err(ApiError::invalid("`event` must be a non-empty event name"));
+        }
+        let data = match (&self.data, &self.data_value) {
+            (Some(Value::Object(_)) | Some(Value::Null) | None, Some(v)) => v.clone(),
+            (Some(v @ Value::Object(_)), None) => v.clone(),
+            (None | Some(Value::Null), None) => json!({}),
+            (Some(_), _) => return Err(ApiError::invalid("`data` must be a JSON object; send other values in `dataValue`")),
+        };
+        let options = EmitOptions {
+            version: self.version,
+            idempotency_key: self.idempotency_key.clone(),
+            metadata: self.metadata.clone().filter(|m| !m.is_null()),
+            source: Some("api".to_owned()),
+        };
+        Ok((data, options))
+    }
+}
+
+async fn trigger(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+    let request: TriggerRequest = parse(&body)?;
+    let (data, options) = request.options()?;
+    let emitted = engine.emit_event(request.event.trim(), data, options).await?;
+    let mut out = json!({ "eventId": emitted.event_id });
+    if !emitted.run_ids.is_empty() {
+        out["runIds"] = json!(emitted.run_ids);
+    }
+    reply(out)
+}
+
+async fn trigger_sync(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+    let request: TriggerRequest = parse(&body)?;
+    let (data, options) = request.options()?;
+    let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(30_000).max(1));
+    let emitted = engine.emit_event(request.event.trim(), data, options).await?;
+    let mut results = Vec::new();
+    for run_id in &emitted.run_ids {
+        let run = engine.wait_for_run(run_id, timeout).await?;
+        let mut result = json!({
+            "runId": run.id,
+            "functionId": run.function_id,
+            "status": run.status.as_str(),
+            "durationMs": run.ended_ms.unwrap_or(run.updated_ms) - run.created_ms,
+        });
+        if let Some(output) = run.output {
+            result["output"] = output;
+        }
+        if let Some(error) = run.error {
+            result["error"] = json!({ "message": error["message"], "code": error["code"] });
+        }
+        results.push(result);
+    }
+    reply(json!({ "eventId": emitted.event_id, "results": results }))
+}
+
+/// A run in the Connect reply shape (§5.2), camelCase, enum status names.
+pub fn run_json(run: &Run) -> Value {
+    let ts = |ms: i64| {
+        ironflow::protocol::format_timestamp(std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+    };
+    let status = format!("RUN_STATUS_{}", run.status.as_str().to_ascii_uppercase());
+    let mut out = json!({
+        "id": run.id,
+        "functionId": run.function_id,
+        "eventId": run.event_id,
+        "status": status,
+        "attempt": run.attempt,
+        "maxAttempts": run.max_attempts,
+        "createdAt": ts(run.created_ms),
+        "updatedAt": ts(run.updated_ms),
+    });
+    if let Some(output) = &run.output {
+        out["output"] = output.clone();
+    }
+    if let Some(error) = &run.error {
+        out["error"] = json!({ "message": error["message"], "code": error["code"] });
+    }
+    if let Some(ended) = run.ended_ms {
+        out["endedAt"] = json!(ts(ended));
+    }
+    if let Some(fp) = &run.fingerprint {
+        out["functionVersion"] = json!(fp);
+        if run.fingerprint_changed {
+            out["fingerprintChanged"] = json!(true);
+        }
+    }
+    out
+}
+
+fn step_json(step: &StepRow) -> Value {
+    json!({
+        "id": step.step_id,
+        "name": step.name,
+        "type": step.kind,
+        "status": step.status,
+        "output": step.output,
+        "error": step.error,
+        "startedAtMs": step.started_ms,
+        "endedAtMs": step.ended_ms,
+        "durationMs": step.ended_ms - step.started_ms,
+        "attempt": step.attempt,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct RunRequest {
+    #[serde(alias = "run_id", alias = "runId")]
+    id: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn load(engine: &Engine, id: &str) -> Result<Run, ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::invalid("`id` must be a run id"));
+    }
+    engine.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_owned()).into())
+}
+
+async fn get_run(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+    let request: RunRequest = parse(&body)?;
+    reply(run_json(&load(&engine, &request.id).await?))
+}
+
+async fn get_run_rest(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    reply(run_json(&load(&engine, &id).await?))
+}
+
+async fn cancel_run(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+    let request: RunRequest = parse(&body)?;
+    load(&engine, &request.id).await?;
+    let run = engine.cancel(&request.id, request.reason.as_deref().unwrap_or("")).await?;
+    reply(run_json(&run))
+}
+
+async fn get_run_steps(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+    let request: RunRequest = parse(&body)?;
+    load(&engine, &request.id).await?;
+    let steps = engine.steps(&request.id).await?;
+    reply(json!({ "steps": steps.iter().map(step_json).collect::<Vec<_>>() }))
+}
+
+async fn get_run_steps_rest(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    load(&engine, &id).await?;
+    let steps = engine.steps(&id).await?;
+    reply(json!({ "steps": steps.iter().map(step_json).collect::<Vec<_>>() }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListRunsRequest {
+    #[serde(default, alias = "function_id", rename = "functionId")]
+    function_id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+fn parse_status(s: &str) -> Result<RunStatus, ApiError> {
+    let word = s.strip_prefix("RUN_STATUS_").unwrap_or(s).to_ascii_lowercase();
+    let status = match word.as_str() {
+        "pending" => RunStatus::Pending,
+        "running" => RunStatus::Running,
+        "waiting" => RunStatus::Waiting,
+        "completed" => RunStatus::Completed,
+        "failed" => RunStatus::Failed,
+        "cancelled" => RunStatus::Cancelled,
+        _ => {
+            return Err(ApiError::invalid(format!(
+                "unknown run status {s:?}: expected pending, running, waiting, completed, failed or cancelled"
+            )));
+        }
+    };
+    Ok(status)
+}
+
+async fn list_runs(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+    let request: ListRunsRequest = parse(&body)?;
+    let limit = request.limit.unwrap_or(50).clamp(1, 1000) as usize;
+    let status = request.status.as_deref().filter(|s| !s.is_empty()).map(parse_status).transpose()?;
+    let offset: usize = match request.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => c.parse().map_err(|_| ApiError::invalid(format!("invalid cursor {c:?}")))?,
+        None => 0,
+    };
+    let page = engine
+        .store()
+        .list_runs(request.function_id.as_deref(), status, offset, limit + 1)
+        .await
+        .map_err(EngineError::from)?;
+    let more = page.len() > limit;
+    let runs: Vec<Value> = page.iter().take(limit).map(run_json).collect();
+    let mut out = json!({ "runs": runs });
+    if more {
+        out["nextCursor"] = json!((offset + limit).to_string());
+    }
+    reply(out)
+}
+
+async fn health() -> ApiResult {
+    reply(json!({ "status": "ok", "timestamp": ironflow::protocol::format_timestamp(std::time::SystemTime::now()) }))
+}
+
+async fn list_functions(State(engine): State<Engine>) -> ApiResult {
+    let functions: Vec<Value> = engine
+        .functions()
+        .map(|f| {
+            let r = f.record();
+            json!({
+                "id": r.id,
+                "name": f.name(),
+                "triggers": r.triggers.iter().map(|t| json!({ "event": t.event, "expression": t.expression, "cron": t.cron })).collect::<Vec<_>>(),
+                "retry": { "maxAttempts": r.retry.max_attempts, "initialDelayMs": r.retry.initial_delay_ms, "backoffFactor": r.retry.backoff_factor, "maxDelayMs": r.retry.max_delay_ms },
+                "timeoutMs": r.timeout_ms,
+                "metadata": { "__ironflow_fingerprint": format!("{:016x}", r.fingerprint) },
+            })
+        })
+        .collect();
+    reply(json!({ "functions": functions }))
+}

@@ -1,0 +1,259 @@
+//! `ironflow`: run the engine (`serve`) and talk to a running one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use ironflow::Registry;
+use ironflow_engine::{Engine, EngineConfig, api};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(name = "ironflow", version, about = "Durable workflows: the Ironflow engine and its client")]
+struct Cli {
+    /// Engine URL for client commands.
+    #[arg(long, global = true, env = "IRONFLOW_SERVER_URL", default_value = "http://localhost:9123")]
+    server: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the engine with its HTTP API on one port.
+    Serve {
+        /// Development mode: no authentication, one default environment.
+        #[arg(long)]
+        dev: bool,
+        /// Port to listen on.
+        #[arg(long, default_value_t = 9123)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Database file.
+        #[arg(long, default_value = ".ironflow/ironflow.db")]
+        db: PathBuf,
+        /// Largest accepted request body, in bytes.
+        #[arg(long, default_value_t = api::DEFAULT_MAX_BODY_BYTES)]
+        max_body_bytes: usize,
+    },
+    /// Emits an event.
+    Emit {
+        /// Event name, e.g. `order.placed`.
+        event: String,
+        /// Event data as a JSON object.
+        #[arg(long, default_value = "{}")]
+        data: String,
+        /// Idempotency key: a repeat creates no new runs.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Wait for the triggered runs to finish and print their results.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Lists, shows or cancels runs.
+    Runs {
+        #[command(subcommand)]
+        command: RunsCommand,
+    },
+    /// Shows a run's step timeline with durations.
+    Inspect {
+        /// Run id.
+        run_id: String,
+    },
+    /// Lists the functions the engine knows.
+    Functions,
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// Lists runs, newest first.
+    List {
+        /// Only runs of this function.
+        #[arg(long)]
+        function: Option<String>,
+        /// Only runs with this status (pending, running, waiting, completed, failed, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Shows one run.
+    Get {
+        /// Run id.
+        run_id: String,
+    },
+    /// Cancels a run.
+    Cancel {
+        /// Run id.
+        run_id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    ironflow::runtime::init_tracing();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let client = Client { base: cli.server.trim_end_matches('/').to_owned(), http: reqwest::Client::new() };
+    match cli.command {
+        Command::Serve { dev, port, host, db, max_body_bytes } => serve(dev, &host, port, db, max_body_bytes).await,
+        Command::Emit { event, data, idempotency_key, wait } => {
+            let data: Value = serde_json::from_str(&data).map_err(|e| format!("--data is not valid JSON: {e}"))?;
+            let mut body = json!({ "event": event, "data": data });
+            if let Some(key) = idempotency_key {
+                body["idempotencyKey"] = json!(key);
+            }
+            if wait {
+                body["timeoutMs"] = json!(300_000);
+                let reply = client.connect("TriggerSync", body).await?;
+                print_json(&reply);
+            } else {
+                let reply = client.connect("Trigger", body).await?;
+                print_json(&reply);
+            }
+            Ok(())
+        }
+        Command::Runs { command } => match command {
+            RunsCommand::List { function, status, limit } => {
+                let reply = client
+                    .connect("ListRuns", json!({ "functionId": function, "status": status, "limit": limit }))
+                    .await?;
+                let runs = reply["runs"].as_array().cloned().unwrap_or_default();
+                println!("{:<40} {:<24} {:<22} {:>7}  created", "run", "function", "status", "attempt");
+                for r in runs {
+                    println!(
+                        "{:<40} {:<24} {:<22} {:>7}  {}",
+                        r["id"].as_str().unwrap_or(""),
+                        r["functionId"].as_str().unwrap_or(""),
+                        r["status"].as_str().unwrap_or("").trim_start_matches("RUN_STATUS_").to_ascii_lowercase(),
+                        r["attempt"],
+                        r["createdAt"].as_str().unwrap_or("")
+                    );
+                }
+                Ok(())
+            }
+            RunsCommand::Get { run_id } => {
+                print_json(&client.connect("GetRun", json!({ "id": run_id })).await?);
+                Ok(())
+            }
+            RunsCommand::Cancel { run_id, reason } => {
+                print_json(&client.connect("CancelRun", json!({ "id": run_id, "reason": reason })).await?);
+                Ok(())
+            }
+        },
+        Command::Inspect { run_id } => {
+            let run = client.connect("GetRun", json!({ "id": run_id })).await?;
+            let steps = client.connect("GetRunSteps", json!({ "id": run_id })).await?;
+            println!(
+                "run {}  function {}  status {}  attempt {}/{}",
+                run["id"].as_str().unwrap_or(""),
+                run["functionId"].as_str().unwrap_or(""),
+                run["status"].as_str().unwrap_or("").trim_start_matches("RUN_STATUS_").to_ascii_lowercase(),
+                run["attempt"],
+                run["maxAttempts"]
+            );
+            if run.get("fingerprintChanged").is_some() {
+                println!("note: a later attempt ran under different code (step fingerprint changed)");
+            }
+            let first = steps["steps"].as_array().and_then(|s| s.first()).and_then(|s| s["startedAtMs"].as_i64()).unwrap_or(0);
+            for (i, step) in steps["steps"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+                println!(
+                    "{:>3}. +{:>7} ms {:>6} ms  {:<14} {:<24} {:<9} attempt {}",
+                    i + 1,
+                    step["startedAtMs"].as_i64().unwrap_or(0) - first,
+                    step["durationMs"],
+                    step["type"].as_str().unwrap_or(""),
+                    step["name"].as_str().unwrap_or(""),
+                    step["status"].as_str().unwrap_or(""),
+                    step["attempt"]
+                );
+            }
+            if let Some(output) = run.get("output") {
+                println!("output: {output}");
+            }
+            if let Some(error) = run.get("error") {
+                println!("error: {error}");
+            }
+            Ok(())
+        }
+        Command::Functions => {
+            print_json(&client.get("/api/v1/functions").await?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(dev: bool, host: &str, port: u16, db: PathBuf, max_body_bytes: usize) -> Result<(), String> {
+    if !dev {
+        return Err("only `--dev` (no authentication) is supported by this build; API keys come with the auth work".into());
+    }
+    let config = EngineConfig { db_path: db.clone(), ..EngineConfig::default() };
+    let engine = Engine::start(Registry::new(), config).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind((host, port)).await.map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    eprintln!("ironflow engine (dev mode) on http://{host}:{port}, database {}", db.display());
+    axum::serve(listener, api::router(engine, max_body_bytes)).await.map_err(|e| e.to_string())
+}
+
+struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    async fn connect(&self, method: &str, body: Value) -> Result<Value, String> {
+        let url = format!("{}/ironflow.v1.IronflowService/{method}", self.base);
+        let response = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(330))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the engine at {}: {e}", self.base))?;
+        Self::decode(response).await
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, String> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the engine at {}: {e}", self.base))?;
+        Self::decode(response).await
+    }
+
+    async fn decode(response: reqwest::Response) -> Result<Value, String> {
+        let status = response.status();
+        let body: Value = response.json().await.map_err(|e| format!("the engine answered {status} with a body that is not JSON: {e}"))?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(format!(
+                "{} ({status}): {}",
+                body["code"].as_str().unwrap_or("error"),
+                body["message"].as_str().or(body["error"].as_str()).unwrap_or("")
+            ))
+        }
+    }
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}

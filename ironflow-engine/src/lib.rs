@@ -1,0 +1,235 @@
+//! # The embedded Ironflow engine
+//!
+//! Stores events and runs in SQLite, matches events against the triggers of
+//! registered functions, and drives each run through the SDK's replay
+//! machine: steps are journaled durably, sleeps and waits become durable
+//! timers, invokes become child runs, failures are retried with the
+//! function's backoff policy.
+//!
+//! ```no_run
+//! use ironflow::prelude::*;
+//! use ironflow_engine::Engine;
+//! use serde_json::json;
+//!
+//! #[ironflow::function(id = "hello", trigger = "hello.sent")]
+//! async fn hello(ctx: Ctx) -> ironflow::Result<String> {
+//!     ctx.run("greet", || async { Ok("hi".to_string()) }).await
+//! }
+//!
+//! # async fn demo() -> Result<(), ironflow_engine::EngineError> {
+//! let engine = Engine::embedded(Registry::new().register(hello)).await?;
+//! let emitted = engine.emit("hello.sent", json!({})).await?;
+//! let run = engine.wait_for_run(&emitted.run_ids[0], Duration::from_secs(5)).await?;
+//! assert_eq!(run.output, Some(json!("hi")));
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ironflow::Registry;
+use ironflow::protocol::{EventEnvelope, format_timestamp};
+use serde_json::Value;
+
+pub mod api;
+mod dispatch;
+mod scheduler;
+pub mod store;
+
+pub use store::{Durability, Emitted, Run, RunStatus, SqliteStore, StepRow, Store, StoreError};
+
+use scheduler::Scheduler;
+
+/// Errors of the engine API.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Two functions share an id.
+    #[error(transparent)]
+    Registry(#[from] ironflow::function::RegistryError),
+    /// A trigger expression does not compile.
+    #[error("function `{function}`: invalid CEL expression {expression:?}: {message}")]
+    Expression {
+        /// Function id.
+        function: String,
+        /// The expression.
+        expression: String,
+        /// Parser message.
+        message: String,
+    },
+    /// No run with that id.
+    #[error("run not found: {0}")]
+    RunNotFound(String),
+    /// Waiting for a run took longer than allowed.
+    #[error("run {run_id} did not finish within {waited:?} (status {status})")]
+    Timeout {
+        /// Run id.
+        run_id: String,
+        /// How long we waited.
+        waited: Duration,
+        /// Its status then.
+        status: RunStatus,
+    },
+    /// Bad input.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A new id with a prefix: `run_0192...` (UUID v7, time-ordered).
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Options of [`Engine::emit_event`].
+#[derive(Debug, Clone, Default)]
+pub struct EmitOptions {
+    /// Schema version of the data (default 1).
+    pub version: Option<u32>,
+    /// A repeat of this key returns the first event's id and creates no runs.
+    pub idempotency_key: Option<String>,
+    /// Free-form metadata.
+    pub metadata: Option<Value>,
+    /// Origin, default `api`.
+    pub source: Option<String>,
+}
+
+/// Configuration of an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Database file (default `.ironflow/ironflow.db` in the working directory).
+    pub db_path: PathBuf,
+    /// How many runs execute at once.
+    pub max_concurrent_runs: usize,
+    /// Durability of step results.
+    pub durability: Durability,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            db_path: PathBuf::from(".ironflow").join("ironflow.db"),
+            max_concurrent_runs: 256,
+            durability: Durability::Strict,
+        }
+    }
+}
+
+/// The engine: a store, the registered functions, and the scheduler that
+/// runs them. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    scheduler: Arc<Scheduler>,
+}
+
+impl Engine {
+    /// An engine on `.ironflow/ironflow.db` in the working directory, running
+    /// `registry`'s functions in this process.
+    pub async fn embedded(registry: Registry) -> Result<Engine, EngineError> {
+        Self::start(registry, EngineConfig::default()).await
+    }
+
+    /// Starts an engine with `config`.
+    pub async fn start(registry: Registry, config: EngineConfig) -> Result<Engine, EngineError> {
+        registry.check()?;
+        let store = Arc::new(SqliteStore::open(&config.db_path)?);
+        let scheduler = Scheduler::start(store, registry, config)?;
+        scheduler.store().recover(now_ms()).await?;
+        scheduler.wake();
+        Ok(Engine { scheduler })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        self.scheduler.store()
+    }
+
+    /// Emits an event: stored durably, then matched against every trigger.
+    pub async fn emit(&self, name: &str, data: Value) -> Result<Emitted, EngineError> {
+        self.emit_event(name, data, EmitOptions::default()).await
+    }
+
+    /// Emits an event with a version, idempotency key, metadata or source.
+    pub async fn emit_event(&self, name: &str, data: Value, options: EmitOptions) -> Result<Emitted, EngineError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(EngineError::Invalid("event name must not be empty".into()));
+        }
+        let event = EventEnvelope {
+            id: new_id("evt"),
+            name: name.to_owned(),
+            data,
+            timestamp: format_timestamp(SystemTime::now()),
+            version: Some(options.version.unwrap_or(1).max(1)),
+            idempotency_key: options.idempotency_key.filter(|k| !k.is_empty()),
+            source: Some(options.source.unwrap_or_else(|| "api".to_owned())),
+            metadata: options.metadata,
+        };
+        self.scheduler.emit(event).await
+    }
+
+    /// A run by id.
+    pub async fn run(&self, run_id: &str) -> Result<Option<Run>, EngineError> {
+        Ok(self.store().get_run(run_id).await?)
+    }
+
+    /// Runs, newest first.
+    pub async fn runs(&self, function_id: Option<&str>, limit: usize) -> Result<Vec<Run>, EngineError> {
+        Ok(self.store().list_runs(function_id, None, 0, limit).await?)
+    }
+
+    /// The functions this engine runs in-process.
+    pub fn functions(&self) -> impl Iterator<Item = ironflow::Function> + '_ {
+        self.scheduler.registry().iter()
+    }
+
+    /// The journal of a run, in record order.
+    pub async fn steps(&self, run_id: &str) -> Result<Vec<StepRow>, EngineError> {
+        Ok(self.store().steps(run_id).await?)
+    }
+
+    /// Cancels a run that has not ended.
+    pub async fn cancel(&self, run_id: &str, reason: &str) -> Result<Run, EngineError> {
+        match self.store().cancel(run_id, reason, now_ms()).await {
+            Err(StoreError::RunNotFound(id)) => Err(EngineError::RunNotFound(id)),
+            other => {
+                self.scheduler.notify_runs();
+                Ok(other?)
+            }
+        }
+    }
+
+    /// Waits until a run reaches `status` (or ends), at most `timeout`.
+    pub async fn wait_for_status(&self, run_id: &str, status: RunStatus, timeout: Duration) -> Result<Run, EngineError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.scheduler.run_changed();
+            let run = self.run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.to_owned()))?;
+            if run.status == status || run.status.is_terminal() {
+                return Ok(run);
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(EngineError::Timeout { run_id: run_id.to_owned(), waited: timeout, status: run.status });
+            }
+        }
+    }
+
+    /// Waits until a run ends (completed, failed or cancelled), at most `timeout`.
+    pub async fn wait_for_run(&self, run_id: &str, timeout: Duration) -> Result<Run, EngineError> {
+        self.wait_for_status(run_id, RunStatus::Completed, timeout).await
+    }
+
+    /// Stops dispatching; runs in flight are abandoned and recovered on the
+    /// next start (their journaled steps are kept).
+    pub fn shutdown(&self) {
+        self.scheduler.shutdown();
+    }
+}

@@ -1,0 +1,291 @@
+//! Triggers, timers and dispatch: matches events to functions, wakes runs
+//! when they are due, and turns each invocation's response into the run's
+//! next state.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ironflow::Registry;
+use ironflow::function::Function;
+use ironflow::protocol::{
+    EventEnvelope, InvocationResponse, InvocationStatus, JournalEntry, JournalStatus, YieldInfo, parse_duration,
+    parse_timestamp,
+};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::dispatch;
+use crate::store::{Claimed, Emitted, NewRun, Outcome, SqliteStore, Store, Wait};
+use crate::{EngineConfig, EngineError, new_id, now_ms};
+
+mod trigger;
+
+use trigger::Triggers;
+
+/// The scheduler: owns the store and the registry, runs the dispatch loop.
+pub(crate) struct Scheduler {
+    store: Arc<SqliteStore>,
+    registry: Registry,
+    triggers: Triggers,
+    config: EngineConfig,
+    wake: Notify,
+    runs_changed: Notify,
+    slots: Arc<Semaphore>,
+    stopped: AtomicBool,
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler").field("store", &self.store).field("functions", &self.registry).finish()
+    }
+}
+
+/// Most runs claimed per store round trip.
+const CLAIM_BATCH: usize = 64;
+/// Longest the loop sleeps without looking at the store again.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+impl Scheduler {
+    pub(crate) fn start(store: Arc<SqliteStore>, registry: Registry, config: EngineConfig) -> Result<Arc<Self>, EngineError> {
+        let triggers = Triggers::compile(&registry)?;
+        let scheduler = Arc::new(Scheduler {
+            store,
+            registry,
+            triggers,
+            slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+            config,
+            wake: Notify::new(),
+            runs_changed: Notify::new(),
+            stopped: AtomicBool::new(false),
+        });
+        tokio::spawn(scheduler.clone().run_loop());
+        Ok(scheduler)
+    }
+
+    pub(crate) fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn notify_runs(&self) {
+        self.runs_changed.notify_waiters();
+    }
+
+    /// Resolves at the next change of any run.
+    pub(crate) fn run_changed(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let notified = self.runs_changed.notified();
+        async move {
+            // Also re-check now and then, in case a change raced the registration.
+            let _ = tokio::time::timeout(Duration::from_millis(250), notified).await;
+        }
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    pub(crate) async fn emit(&self, event: EventEnvelope) -> Result<Emitted, EngineError> {
+        let runs = self
+            .triggers
+            .matching(&event)
+            .into_iter()
+            .map(|f| NewRun {
+                id: new_id("run"),
+                function_id: f.id().to_owned(),
+                max_attempts: f.retry().max_attempts,
+                parent: None,
+            })
+            .collect();
+        let emitted = self.store.emit(event, runs, now_ms()).await?;
+        self.wake();
+        self.notify_runs();
+        Ok(emitted)
+    }
+
+    async fn run_loop(self: Arc<Self>) {
+        while !self.stopped.load(Ordering::SeqCst) {
+            let now = now_ms();
+            let claimed = match self.store.claim_due(now, CLAIM_BATCH).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming due runs failed");
+                    tokio::time::sleep(IDLE_POLL).await;
+                    continue;
+                }
+            };
+            let full = claimed.len() == CLAIM_BATCH;
+            for job in claimed {
+                let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
+                let scheduler = self.clone();
+                tokio::spawn(async move {
+                    scheduler.dispatch(job).await;
+                    drop(permit);
+                });
+            }
+            if full {
+                continue;
+            }
+            let sleep_for = match self.store.next_due().await {
+                Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
+                _ => IDLE_POLL,
+            };
+            if sleep_for.is_zero() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let _ = tokio::time::timeout(sleep_for, self.wake.notified()).await;
+        }
+    }
+
+    async fn dispatch(&self, job: Claimed) {
+        let run_id = job.run.id.clone();
+        let attempt = job.run.attempt;
+        let Some(function) = self.registry.get(&job.run.function_id) else {
+            let error = json!({ "message": format!("function not found: {}", job.run.function_id), "code": "FUNCTION_NOT_FOUND" });
+            self.finish(&run_id, attempt, 0, InvocationResponse::default_failed(), Outcome::Failed(error)).await;
+            return;
+        };
+        let response = dispatch::in_process(&function, &job, self.config.durability, self.store.clone()).await;
+        let outcome = self.outcome(&function, &job, &response);
+        self.finish(&run_id, attempt, function.fingerprint(), response, outcome).await;
+    }
+
+    async fn finish(&self, run_id: &str, attempt: u32, fingerprint: u64, response: InvocationResponse, outcome: Outcome) {
+        if let Err(e) = self.store.finish(run_id, attempt, fingerprint, response.steps, outcome, now_ms()).await {
+            // The run stays `running` in the store; recovery on restart retries it.
+            tracing::error!(run_id, error = %e, "recording the outcome of a run failed");
+        }
+        self.wake();
+        self.notify_runs();
+    }
+
+    /// The run's next state after an invocation (wire-protocol §1.5, §1.3).
+    fn outcome(&self, function: &Function, job: &Claimed, response: &InvocationResponse) -> Outcome {
+        let now = now_ms();
+        match response.status {
+            InvocationStatus::Completed => Outcome::Completed(response.result.clone().unwrap_or(Value::Null)),
+            InvocationStatus::Failed => {
+                let info = response.error.clone();
+                let (message, code, retryable, retry_after) = match &info {
+                    Some(e) => (e.message.clone(), e.code.clone(), e.retryable, e.retry_after_ms),
+                    None => ("failed without an error".to_owned(), None, false, None),
+                };
+                let error = json!({ "message": message, "code": code, "step_id": info.as_ref().and_then(|e| e.step_id.clone()) });
+                if !retryable || job.run.attempt >= job.run.max_attempts {
+                    Outcome::Failed(error)
+                } else {
+                    let delay = retry_after
+                        .map(Duration::from_millis)
+                        .unwrap_or_else(|| function.retry().delay_before(job.run.attempt + 1));
+                    Outcome::Retry { due_ms: now + delay.as_millis() as i64, error }
+                }
+            }
+            InvocationStatus::Yielded => match &response.yield_info {
+                Some(info) => self.suspension(job, info, now),
+                None => Outcome::Failed(json!({ "message": "the function yielded without saying why", "code": "PROTOCOL_ERROR" })),
+            },
+        }
+    }
+
+    fn suspension(&self, job: &Claimed, info: &YieldInfo, now: i64) -> Outcome {
+        let mut suspension = serde_json::to_value(info).unwrap_or(Value::Null);
+        let name = ironflow::protocol::step_id::name_of(info.step_id());
+        suspension["name"] = json!(name);
+        match info {
+            YieldInfo::Sleep { until, .. } => {
+                let due = parse_timestamp(until)
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(now);
+                Outcome::Suspended { suspension, due_ms: Some(due), wait: None, child: None, journal_now: None }
+            }
+            YieldInfo::WaitForEvent { step_id, event_filter } => {
+                let timeout = parse_duration(&event_filter.timeout).unwrap_or(ironflow::step::DEFAULT_WAIT_TIMEOUT);
+                let match_value = event_filter.match_path.as_ref().map(|path| match &event_filter.match_value {
+                    Some(v) => v.clone(),
+                    None => crate::store::match_key(&serde_json::to_value(&job.event).unwrap_or_default(), path),
+                });
+                let wait = Wait {
+                    step_id: step_id.clone(),
+                    event: event_filter.event.clone(),
+                    match_path: event_filter.match_path.clone(),
+                    match_value,
+                };
+                Outcome::Suspended {
+                    suspension,
+                    due_ms: Some(now + timeout.as_millis() as i64),
+                    wait: Some(wait),
+                    child: None,
+                    journal_now: None,
+                }
+            }
+            YieldInfo::InvokeFunction { step_id, function_id, input, invoke_timeout_ms } => {
+                let child = self.child(function_id, input.clone(), Some((job.run.id.clone(), step_id.clone())));
+                Outcome::Suspended {
+                    suspension,
+                    due_ms: Some(now + *invoke_timeout_ms as i64),
+                    wait: None,
+                    child: Some(child),
+                    journal_now: None,
+                }
+            }
+            YieldInfo::InvokeFunctionAsync { step_id, function_id, input } => {
+                let (run, event) = self.child(function_id, input.clone(), None);
+                let row = JournalEntry {
+                    id: step_id.clone(),
+                    name,
+                    status: JournalStatus::Completed,
+                    output: json!({ "run_id": run.id }),
+                    error: None,
+                };
+                Outcome::Suspended { suspension, due_ms: Some(now), wait: None, child: Some((run, event)), journal_now: Some(row) }
+            }
+        }
+    }
+
+    /// A child run of `function_id` with `input` as its event data.
+    fn child(&self, function_id: &str, input: Option<Value>, parent: Option<(String, String)>) -> (NewRun, EventEnvelope) {
+        let function = self.registry.get(function_id);
+        let event = EventEnvelope {
+            id: new_id("evt"),
+            name: function
+                .and_then(|f| f.triggers().iter().find_map(|t| t.event))
+                .unwrap_or("ironflow/function.invoked")
+                .to_owned(),
+            data: input.unwrap_or(Value::Null),
+            timestamp: ironflow::protocol::format_timestamp(std::time::SystemTime::now()),
+            version: Some(1),
+            idempotency_key: None,
+            source: Some("invoke".to_owned()),
+            metadata: None,
+        };
+        let run = NewRun {
+            id: new_id("run"),
+            function_id: function_id.to_owned(),
+            max_attempts: function.map(|f| f.retry().max_attempts).unwrap_or(1),
+            parent,
+        };
+        (run, event)
+    }
+}
+
+/// A failed response with no steps, for runs that could not be dispatched.
+trait DefaultFailed {
+    fn default_failed() -> Self;
+}
+
+impl DefaultFailed for InvocationResponse {
+    fn default_failed() -> Self {
+        InvocationResponse { status: InvocationStatus::Failed, steps: Vec::new(), result: None, yield_info: None, error: None }
+    }
+}

@@ -1,0 +1,308 @@
+//! Durable state of the engine: events, runs, the step journal, waits.
+//!
+//! [`Store`] is what the scheduler needs; [`SqliteStore`] is the embedded
+//! default. Every write that the engine acknowledges (an accepted event, a
+//! step result) is committed with `synchronous=FULL` before the call returns.
+
+use std::fmt;
+
+use ironflow::__private::BoxFuture;
+use ironflow::protocol::{EventEnvelope, JournalEntry, StepResult};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+mod schema;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+pub(crate) use sqlite::match_key;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON value does not parse.
+    #[error("stored JSON is corrupt: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The database was written by a newer engine.
+    #[error("database schema version {found} is newer than this engine's {supported}")]
+    SchemaTooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// The writer thread is gone (engine shutting down).
+    #[error("the store is closed")]
+    Closed,
+    /// No such run.
+    #[error("run not found: {0}")]
+    RunNotFound(String),
+    /// A group commit failed; the operation was not persisted.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    /// I/O around the database file.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Lifecycle of a run (spec §5.2 status set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Queued, waiting to be dispatched when due.
+    Pending,
+    /// Dispatched to a function.
+    Running,
+    /// Suspended at a sleep, wait or invoke.
+    Waiting,
+    /// Finished with an output.
+    Completed,
+    /// Failed terminally.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Whether the run is over.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled)
+    }
+
+    /// Wire name (`"completed"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> RunStatus {
+        match s {
+            "running" => RunStatus::Running,
+            "waiting" => RunStatus::Waiting,
+            "completed" => RunStatus::Completed,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => RunStatus::Pending,
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How eagerly step results are made durable (ARCHITECTURE.md Decisions 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Each step result is fsynced before the run moves past it.
+    #[default]
+    Strict,
+    /// The steps of one invocation are committed together when it reports.
+    Batched,
+}
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Run id.
+    pub id: String,
+    /// Function id.
+    pub function_id: String,
+    /// Id of the triggering event.
+    pub event_id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Current attempt, 1-based.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Output, once completed.
+    pub output: Option<Value>,
+    /// Error, once failed: `{message, code?}`.
+    pub error: Option<Value>,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+    /// Last update, ms since the epoch.
+    pub updated_ms: i64,
+    /// When it ended, ms since the epoch.
+    pub ended_ms: Option<i64>,
+    /// When it is due to be dispatched next, ms since the epoch.
+    pub due_ms: Option<i64>,
+    /// The run that invoked this one, with the step that waits for it.
+    pub parent: Option<(String, String)>,
+    /// The suspension the run waits at (the yield as JSON).
+    pub suspended_at: Option<Value>,
+    /// Fingerprint of the code that last ran it (hex).
+    pub fingerprint: Option<String>,
+    /// Set when a later attempt ran under a different fingerprint.
+    pub fingerprint_changed: bool,
+}
+
+/// A journal row as stored, for timelines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    /// Step id.
+    pub step_id: String,
+    /// Step name.
+    pub name: String,
+    /// `run`, `sleep`, `wait_for_event`, `invoke`, `invoke_async`, `compensate`.
+    pub kind: String,
+    /// `completed`, `failed`, `timed_out`.
+    pub status: String,
+    /// Output.
+    pub output: Option<Value>,
+    /// Error.
+    pub error: Option<Value>,
+    /// Start, ms since the epoch.
+    pub started_ms: i64,
+    /// End, ms since the epoch.
+    pub ended_ms: i64,
+    /// Attempt that recorded it.
+    pub attempt: u32,
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// Run id.
+    pub id: String,
+    /// Function id.
+    pub function_id: String,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// The invoking run and its step, for `invoke`.
+    pub parent: Option<(String, String)>,
+}
+
+/// What `emit` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    /// The stored event's id (the first one's, for a repeated idempotency key).
+    pub event_id: String,
+    /// Runs created (none for a repeated idempotency key).
+    pub run_ids: Vec<String>,
+    /// Whether the idempotency key had been seen before.
+    pub duplicate: bool,
+}
+
+/// A run claimed for dispatch, with what the function needs.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The run.
+    pub run: Run,
+    /// Its triggering event.
+    pub event: EventEnvelope,
+    /// Its journal (completed rows, failed/timed-out invoke rows).
+    pub journal: Vec<JournalEntry>,
+}
+
+/// How an invocation ended, as the engine applies it.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Completed with an output.
+    Completed(Value),
+    /// Failed for good: `{message, code?}`.
+    Failed(Value),
+    /// Retry at `due_ms` with the next attempt.
+    Retry {
+        /// Next due time.
+        due_ms: i64,
+        /// Error of the attempt that failed.
+        error: Value,
+    },
+    /// Suspended: resume at `due_ms` (if any) — a sleep deadline or a wait
+    /// or invoke timeout.
+    Suspended {
+        /// The yield, kept to resolve it on wake-up.
+        suspension: Value,
+        /// When to wake up; `None` waits for an event or child only.
+        due_ms: Option<i64>,
+        /// A wait for an event to register.
+        wait: Option<Wait>,
+        /// A child run to create (invoke), with its input event.
+        child: Option<(NewRun, EventEnvelope)>,
+        /// A row to journal at once (invoke_async's `{run_id}`).
+        journal_now: Option<JournalEntry>,
+    },
+}
+
+/// A `wait_for_event` registration.
+#[derive(Debug, Clone)]
+pub struct Wait {
+    /// The waiting step's id.
+    pub step_id: String,
+    /// Awaited event name.
+    pub event: String,
+    /// Field path compared (`data.order_id`), if any.
+    pub match_path: Option<String>,
+    /// Value the field must have (JSON text), if a path is given.
+    pub match_value: Option<String>,
+}
+
+/// The engine's durable state.
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Stores an event and the runs it triggers, resolves waits it matches;
+    /// all in one durable transaction. A repeated idempotency key returns the
+    /// first event's id and creates nothing.
+    fn emit(&self, event: EventEnvelope, runs: Vec<NewRun>, now_ms: i64) -> BoxFuture<'_, StoreResult<Emitted>>;
+
+    /// Claims up to `limit` due runs (status pending or waiting, due at or
+    /// before `now_ms`), marks them running, and returns them with their journal.
+    fn claim_due(&self, now_ms: i64, limit: usize) -> BoxFuture<'_, StoreResult<Vec<Claimed>>>;
+
+    /// When the next run is due, if any.
+    fn next_due(&self) -> BoxFuture<'_, StoreResult<Option<i64>>>;
+
+    /// Journals step results of a running run (idempotent: a completed row
+    /// is never overwritten).
+    fn record_steps(&self, run_id: &str, attempt: u32, steps: Vec<StepResult>) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Applies the outcome of an invocation (with the steps it reported), and
+    /// resolves the parent of a finished child.
+    fn finish(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        fingerprint: u64,
+        steps: Vec<StepResult>,
+        outcome: Outcome,
+        now_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Cancels a run that has not ended; returns the run afterwards.
+    fn cancel(&self, run_id: &str, reason: &str, now_ms: i64) -> BoxFuture<'_, StoreResult<Run>>;
+
+    /// A run by id.
+    fn get_run(&self, run_id: &str) -> BoxFuture<'_, StoreResult<Option<Run>>>;
+
+    /// Runs, newest first, optionally of one function and status, skipping
+    /// `offset`, at most `limit`.
+    fn list_runs(
+        &self,
+        function_id: Option<&str>,
+        status: Option<RunStatus>,
+        offset: usize,
+        limit: usize,
+    ) -> BoxFuture<'_, StoreResult<Vec<Run>>>;
+
+    /// The journal of a run in the order it was recorded.
+    fn steps(&self, run_id: &str) -> BoxFuture<'_, StoreResult<Vec<StepRow>>>;
+
+    /// Puts runs left `running` by a crashed engine back in the queue.
+    fn recover(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>>;
+}

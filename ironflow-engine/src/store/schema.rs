@@ -1,0 +1,96 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use super::{StoreError, StoreResult};
+
+/// Migrations in order; migration `i` brings the schema to version `i + 1`.
+/// Never edit a released one: append.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, runs, the step journal, waits.
+    r#"
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        idempotency_key TEXT UNIQUE,
+        source TEXT,
+        metadata TEXT,
+        timestamp TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX events_name ON events(name, seq);
+
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        function_id TEXT NOT NULL,
+        event_id TEXT NOT NULL REFERENCES events(id),
+        status TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        output TEXT,
+        error TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        ended_ms INTEGER,
+        due_ms INTEGER,
+        parent_run_id TEXT,
+        parent_step_id TEXT,
+        suspended_at TEXT,
+        fingerprint TEXT,
+        fingerprint_changed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_due ON runs(due_ms) WHERE due_ms IS NOT NULL;
+    CREATE INDEX runs_function ON runs(function_id, created_ms);
+    CREATE INDEX runs_created ON runs(created_ms);
+
+    CREATE TABLE steps (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        started_ms INTEGER NOT NULL,
+        ended_ms INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        UNIQUE (run_id, step_id)
+    );
+
+    CREATE TABLE waits (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step_id TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        match_path TEXT,
+        match_value TEXT,
+        PRIMARY KEY (run_id, step_id)
+    );
+    CREATE INDEX waits_event ON waits(event_name);
+    "#,
+];
+
+/// The newest schema version this build knows.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to the latest schema, each migration in its own
+/// transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: LATEST,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,739 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! All writes go through one writer thread that commits them in groups:
+//! every operation waiting when a transaction starts joins it (each inside
+//! its own savepoint, so one failing operation does not undo the others),
+//! and all of them are answered after the one fsync of the commit. Reads use
+//! a separate connection, which WAL lets run beside the writer.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use ironflow::__private::BoxFuture;
+use ironflow::protocol::{EventEnvelope, JournalEntry, JournalStatus, StepResult, StepStatus, StepType, parse_timestamp};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::schema;
+use super::{Claimed, Emitted, NewRun, Outcome, Run, RunStatus, StepRow, Store, StoreError, StoreResult};
+
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+type WriteOp = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// Most operations one transaction takes.
+const MAX_GROUP: usize = 512;
+
+/// The SQLite [`Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<WriteOp>>>,
+    reader: Arc<Mutex<Connection>>,
+    commits: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn open(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk (WAL fsynced) before it returns.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut writer_conn = open(&path)?;
+        schema::migrate(&mut writer_conn)?;
+        let reader = open(&path)?;
+        let (tx, rx) = mpsc::channel::<WriteOp>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = commits.clone();
+        std::thread::Builder::new()
+            .name("ironflow-sqlite-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx, counter))?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(Some(tx)),
+            reader: Arc::new(Mutex::new(reader)),
+            commits,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Transactions committed (each one fsync of the WAL) since opening.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// The `synchronous` setting of the connections (2 = FULL).
+    pub fn synchronous(&self) -> StoreResult<i64> {
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?)
+    }
+
+    /// Stops the writer thread after the queued operations.
+    pub fn close(&self) {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<R>> {
+        let (tx, rx) = oneshot::channel();
+        let op: WriteOp = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let _ = tx.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Commit(e)),
+                });
+            });
+            (ok, reply)
+        });
+        let sent = self
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|w| w.send(op).is_ok())
+            .unwrap_or(false);
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            rx.await.unwrap_or(Err(StoreError::Closed))
+        })
+    }
+
+    fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<R>> {
+        let reader = self.reader.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+                f(&conn)
+            })
+            .await
+            .unwrap_or(Err(StoreError::Closed))
+        })
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteOp>, commits: Arc<AtomicU64>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(group.len());
+        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string());
+        if let Err(e) = begun {
+            for op in group {
+                let (_, reply) = op(&conn);
+                reply(Err(e.clone()));
+            }
+            continue;
+        }
+        for op in group {
+            let saved = conn.execute_batch("SAVEPOINT op");
+            let (ok, reply) = op(&conn);
+            if saved.is_ok() {
+                let end = if ok { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
+                if let Err(e) = conn.execute_batch(end) {
+                    tracing::error!(error = %e, "savepoint release failed");
+                }
+            }
+            replies.push(reply);
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        } else {
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
+
+fn json_text(v: &Value) -> String {
+    v.to_string()
+}
+
+fn parse_json(text: Option<String>) -> StoreResult<Option<Value>> {
+    text.map(|t| serde_json::from_str(&t)).transpose().map_err(Into::into)
+}
+
+const RUN_COLUMNS: &str = "id, function_id, event_id, status, attempt, max_attempts, output, error, created_ms, \
+     updated_ms, ended_ms, due_ms, parent_run_id, parent_step_id, suspended_at, fingerprint, fingerprint_changed";
+
+fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(Run, [Option<String>; 3])> {
+    let parent: Option<String> = r.get(12)?;
+    let parent_step: Option<String> = r.get(13)?;
+    Ok((
+        Run {
+            id: r.get(0)?,
+            function_id: r.get(1)?,
+            event_id: r.get(2)?,
+            status: RunStatus::parse(&r.get::<_, String>(3)?),
+            attempt: r.get(4)?,
+            max_attempts: r.get(5)?,
+            output: None,
+            error: None,
+            created_ms: r.get(8)?,
+            updated_ms: r.get(9)?,
+            ended_ms: r.get(10)?,
+            due_ms: r.get(11)?,
+            parent: parent.zip(parent_step),
+            suspended_at: None,
+            fingerprint: r.get(15)?,
+            fingerprint_changed: r.get::<_, i64>(16)? != 0,
+        },
+        [r.get(6)?, r.get(7)?, r.get(14)?],
+    ))
+}
+
+fn finish_run(parts: (Run, [Option<String>; 3])) -> StoreResult<Run> {
+    let (mut run, [output, error, suspended]) = parts;
+    run.output = parse_json(output)?;
+    run.error = parse_json(error)?;
+    run.suspended_at = parse_json(suspended)?;
+    Ok(run)
+}
+
+fn load_run(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
+    let row = conn
+        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
+        .query_row([id], run_from_row)
+        .optional()?;
+    row.map(finish_run).transpose()
+}
+
+fn load_event(conn: &Connection, id: &str) -> StoreResult<EventEnvelope> {
+    let (id, name, data, version, key, source, metadata, timestamp) = conn
+        .prepare_cached(
+            "SELECT id, name, data, version, idempotency_key, source, metadata, timestamp FROM events WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+    Ok(EventEnvelope {
+        id,
+        name,
+        data: serde_json::from_str(&data)?,
+        timestamp,
+        version: Some(version),
+        idempotency_key: key,
+        source,
+        metadata: parse_json(metadata)?,
+    })
+}
+
+/// The rows sent back on dispatch (§2.6): completed rows, plus failed or
+/// timed-out invoke rows and timed-out waits.
+fn load_journal(conn: &Connection, run_id: &str) -> StoreResult<Vec<JournalEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT step_id, name, status, output, error FROM steps WHERE run_id = ?1 \
+         AND (status = 'completed' OR kind IN ('invoke', 'invoke_async', 'wait_for_event')) ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([run_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
+    })?;
+    let mut journal = Vec::new();
+    for row in rows {
+        let (id, name, status, output, error) = row?;
+        let status = match status.as_str() {
+            "completed" => JournalStatus::Completed,
+            "timed_out" => JournalStatus::TimedOut,
+            _ => JournalStatus::Failed,
+        };
+        journal.push(JournalEntry {
+            id,
+            name,
+            status,
+            output: parse_json(output)?.unwrap_or(Value::Null),
+            // Push sends the error as a JSON-encoded string (§1.2).
+            error: error.map(Value::String),
+        });
+    }
+    Ok(journal)
+}
+
+fn kind_of(step: &StepResult) -> &'static str {
+    match step.kind {
+        StepType::Invoke => "run",
+        StepType::Sleep => "sleep",
+        StepType::WaitForEvent => "wait_for_event",
+        StepType::Compensate => "compensate",
+    }
+}
+
+fn ms_of(ts: &str, fallback: i64) -> i64 {
+    parse_timestamp(ts)
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(fallback)
+}
+
+/// Journals step results; a completed row is never overwritten (§2.6), a
+/// failed one is replaced when a later attempt completes the step.
+fn insert_steps(conn: &Connection, run_id: &str, attempt: u32, steps: &[StepResult], now_ms: i64) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO steps (run_id, step_id, name, kind, status, output, error, started_ms, ended_ms, attempt) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+         ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status, output = excluded.output, \
+         error = excluded.error, started_ms = excluded.started_ms, ended_ms = excluded.ended_ms, attempt = excluded.attempt \
+         WHERE steps.status != 'completed'",
+    )?;
+    for s in steps {
+        let status = match s.status {
+            StepStatus::Completed => "completed",
+            StepStatus::Failed => "failed",
+        };
+        let output = s.output.as_ref().map(json_text).or_else(|| (s.status == StepStatus::Completed).then(|| "null".to_owned()));
+        let error = s.error.as_ref().map(|e| serde_json::to_string(e)).transpose()?;
+        stmt.execute(params![
+            run_id,
+            s.id,
+            s.name,
+            kind_of(s),
+            status,
+            output,
+            error,
+            ms_of(&s.started_at, now_ms),
+            ms_of(&s.ended_at, now_ms),
+            attempt
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_row(conn: &Connection, run_id: &str, row: &JournalEntry, kind: &str, attempt: u32, now_ms: i64) -> StoreResult<()> {
+    let status = match row.status {
+        JournalStatus::Completed => "completed",
+        JournalStatus::Failed => "failed",
+        JournalStatus::TimedOut => "timed_out",
+    };
+    let error = row.error.as_ref().map(|e| e.as_str().map(str::to_owned).unwrap_or_else(|| e.to_string()));
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO steps (run_id, step_id, name, kind, status, output, error, started_ms, ended_ms, attempt) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+    )?
+    .execute(params![run_id, row.id, row.name, kind, status, json_text(&row.output), error, now_ms, attempt])?;
+    Ok(())
+}
+
+fn insert_event(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (id, name, data, version, idempotency_key, source, metadata, timestamp, created_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        event.id,
+        event.name,
+        json_text(&event.data),
+        event.version.unwrap_or(1),
+        event.idempotency_key,
+        event.source,
+        event.metadata.as_ref().map(json_text),
+        event.timestamp,
+        now_ms
+    ])?;
+    Ok(())
+}
+
+fn insert_run(conn: &Connection, run: &NewRun, event_id: &str, now_ms: i64) -> StoreResult<()> {
+    let (parent, parent_step) = run.parent.clone().unzip();
+    conn.prepare_cached(
+        "INSERT INTO runs (id, function_id, event_id, status, attempt, max_attempts, created_ms, updated_ms, due_ms, \
+         parent_run_id, parent_step_id) VALUES (?1, ?2, ?3, 'pending', 1, ?4, ?5, ?5, ?5, ?6, ?7)",
+    )?
+    .execute(params![run.id, run.function_id, event_id, run.max_attempts.max(1), now_ms, parent, parent_step])?;
+    Ok(())
+}
+
+/// The value at a dotted path of an event object, as JSON text for comparison.
+pub(crate) fn match_key(event: &Value, path: &str) -> String {
+    let path = path.strip_prefix("event.").unwrap_or(path);
+    let v = path.split('.').try_fold(event, |v, k| v.get(k)).unwrap_or(&Value::Null);
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Resolves the waits an event satisfies: journals the event as the wait's
+/// output and makes the run due (§1.3 (b)).
+fn resolve_waits(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> StoreResult<()> {
+    let candidates: Vec<(String, String, Option<String>, Option<String>)> = conn
+        .prepare_cached("SELECT run_id, step_id, match_path, match_value FROM waits WHERE event_name = ?1")?
+        .query_map([&event.name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let event_json = serde_json::to_value(event)?;
+    for (run_id, step_id, path, value) in candidates {
+        let matches = match (&path, &value) {
+            (Some(path), Some(value)) => &match_key(&event_json, path) == value,
+            _ => true,
+        };
+        if !matches {
+            continue;
+        }
+        let Some(run) = load_run(conn, &run_id)? else { continue };
+        let row = JournalEntry {
+            id: step_id.clone(),
+            name: String::new(),
+            status: JournalStatus::Completed,
+            output: event_json.clone(),
+            error: None,
+        };
+        let name = run
+            .suspended_at
+            .as_ref()
+            .and_then(|s| s.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        insert_row(conn, &run_id, &JournalEntry { name, ..row }, "wait_for_event", run.attempt, now_ms)?;
+        conn.prepare_cached("DELETE FROM waits WHERE run_id = ?1 AND step_id = ?2")?
+            .execute(params![run_id, step_id])?;
+        conn.prepare_cached(
+            "UPDATE runs SET status = 'pending', due_ms = ?2, suspended_at = NULL, updated_ms = ?2 \
+             WHERE id = ?1 AND status = 'waiting'",
+        )?
+        .execute(params![run_id, now_ms])?;
+    }
+    Ok(())
+}
+
+/// Journals a finished child's result into its parent's invoke step and makes
+/// the parent due, if it still waits for that step.
+fn resolve_parent(conn: &Connection, child: &Run, result: Result<&Value, &Value>, now_ms: i64) -> StoreResult<()> {
+    let Some((parent_id, step_id)) = &child.parent else { return Ok(()) };
+    let Some(parent) = load_run(conn, parent_id)? else { return Ok(()) };
+    let row = match result {
+        Ok(output) => JournalEntry {
+            id: step_id.clone(),
+            name: child.function_id.clone(),
+            status: JournalStatus::Completed,
+            output: output.clone(),
+            error: None,
+        },
+        Err(error) => {
+            let cause = error.get("message").and_then(Value::as_str).unwrap_or("child run failed");
+            let error = serde_json::json!({ "function_id": child.function_id, "child_run_id": child.id, "cause": cause });
+            JournalEntry {
+                id: step_id.clone(),
+                name: child.function_id.clone(),
+                status: JournalStatus::Failed,
+                output: Value::Null,
+                error: Some(Value::String(error.to_string())),
+            }
+        }
+    };
+    insert_row(conn, parent_id, &row, "invoke", parent.attempt, now_ms)?;
+    let waits_for_it = parent.status == RunStatus::Waiting
+        && parent.suspended_at.as_ref().and_then(|s| s.get("step_id")).and_then(Value::as_str) == Some(step_id);
+    if waits_for_it {
+        conn.prepare_cached(
+            "UPDATE runs SET status = 'pending', due_ms = ?2, suspended_at = NULL, updated_ms = ?2 WHERE id = ?1",
+        )?
+        .execute(params![parent_id, now_ms])?;
+    }
+    Ok(())
+}
+
+/// Resolves the suspension of a waiting run whose deadline passed.
+fn resolve_deadline(conn: &Connection, run: &Run, now_ms: i64) -> StoreResult<()> {
+    let Some(suspension) = &run.suspended_at else { return Ok(()) };
+    let step_id = suspension.get("step_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let name = suspension.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let (status, kind) = match suspension.get("type").and_then(Value::as_str) {
+        Some("sleep") => (JournalStatus::Completed, "sleep"),
+        Some("wait_for_event") => {
+            conn.prepare_cached("DELETE FROM waits WHERE run_id = ?1 AND step_id = ?2")?
+                .execute(params![run.id, step_id])?;
+            (JournalStatus::TimedOut, "wait_for_event")
+        }
+        Some("invoke_function") => (JournalStatus::TimedOut, "invoke"),
+        _ => return Ok(()),
+    };
+    let row = JournalEntry { id: step_id, name, status, output: Value::Null, error: None };
+    insert_row(conn, &run.id, &row, kind, run.attempt, now_ms)
+}
+
+impl Store for SqliteStore {
+    fn emit(&self, event: EventEnvelope, runs: Vec<NewRun>, now_ms: i64) -> BoxFuture<'_, StoreResult<Emitted>> {
+        self.write(move |conn| {
+            if let Some(key) = &event.idempotency_key {
+                let first: Option<String> = conn
+                    .prepare_cached("SELECT id FROM events WHERE idempotency_key = ?1")?
+                    .query_row([key], |r| r.get(0))
+                    .optional()?;
+                if let Some(event_id) = first {
+                    return Ok(Emitted { event_id, run_ids: Vec::new(), duplicate: true });
+                }
+            }
+            insert_event(conn, &event, now_ms)?;
+            for run in &runs {
+                insert_run(conn, run, &event.id, now_ms)?;
+            }
+            resolve_waits(conn, &event, now_ms)?;
+            Ok(Emitted {
+                event_id: event.id,
+                run_ids: runs.into_iter().map(|r| r.id).collect(),
+                duplicate: false,
+            })
+        })
+    }
+
+    fn claim_due(&self, now_ms: i64, limit: usize) -> BoxFuture<'_, StoreResult<Vec<Claimed>>> {
+        self.write(move |conn| {
+            let due: Vec<Run> = conn
+                .prepare_cached(&format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE due_ms IS NOT NULL AND due_ms <= ?1 \
+                     AND status IN ('pending', 'waiting') ORDER BY due_ms LIMIT ?2"
+                ))?
+                .query_map(params![now_ms, limit as i64], run_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(finish_run))
+                .collect::<StoreResult<_>>()?;
+            let mut claimed = Vec::with_capacity(due.len());
+            for mut run in due {
+                if run.status == RunStatus::Waiting {
+                    resolve_deadline(conn, &run, now_ms)?;
+                }
+                conn.prepare_cached(
+                    "UPDATE runs SET status = 'running', due_ms = NULL, suspended_at = NULL, updated_ms = ?2 WHERE id = ?1",
+                )?
+                .execute(params![run.id, now_ms])?;
+                run.status = RunStatus::Running;
+                run.due_ms = None;
+                run.suspended_at = None;
+                let event = load_event(conn, &run.event_id)?;
+                let journal = load_journal(conn, &run.id)?;
+                claimed.push(Claimed { run, event, journal });
+            }
+            Ok(claimed)
+        })
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, StoreResult<Option<i64>>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT MIN(due_ms) FROM runs WHERE due_ms IS NOT NULL AND status IN ('pending', 'waiting')")?
+                .query_row([], |r| r.get(0))?)
+        })
+    }
+
+    fn record_steps(&self, run_id: &str, attempt: u32, steps: Vec<StepResult>) -> BoxFuture<'_, StoreResult<()>> {
+        let run_id = run_id.to_owned();
+        let now = crate::now_ms();
+        self.write(move |conn| insert_steps(conn, &run_id, attempt, &steps, now))
+    }
+
+    fn finish(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        fingerprint: u64,
+        steps: Vec<StepResult>,
+        outcome: Outcome,
+        now_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        let run_id = run_id.to_owned();
+        self.write(move |conn| {
+            insert_steps(conn, &run_id, attempt, &steps, now_ms)?;
+            let run = load_run(conn, &run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.clone()))?;
+            if run.status != RunStatus::Running || run.attempt != attempt {
+                // Cancelled (or re-claimed) meanwhile: keep the steps, drop the outcome.
+                return Ok(());
+            }
+            let fp = format!("{fingerprint:016x}");
+            let changed = run.fingerprint.as_deref().is_some_and(|old| old != fp);
+            conn.prepare_cached(
+                "UPDATE runs SET fingerprint = ?2, fingerprint_changed = fingerprint_changed OR ?3 WHERE id = ?1",
+            )?
+            .execute(params![run_id, fp, changed])?;
+            match outcome {
+                Outcome::Completed(output) => {
+                    conn.prepare_cached(
+                        "UPDATE runs SET status = 'completed', output = ?2, ended_ms = ?3, updated_ms = ?3, due_ms = NULL WHERE id = ?1",
+                    )?
+                    .execute(params![run_id, json_text(&output), now_ms])?;
+                    resolve_parent(conn, &run, Ok(&output), now_ms)?;
+                }
+                Outcome::Failed(error) => {
+                    conn.prepare_cached(
+                        "UPDATE runs SET status = 'failed', error = ?2, ended_ms = ?3, updated_ms = ?3, due_ms = NULL WHERE id = ?1",
+                    )?
+                    .execute(params![run_id, json_text(&error), now_ms])?;
+                    resolve_parent(conn, &run, Err(&error), now_ms)?;
+                }
+                Outcome::Retry { due_ms, error } => {
+                    conn.prepare_cached(
+                        "UPDATE runs SET status = 'pending', attempt = attempt + 1, error = ?2, due_ms = ?3, updated_ms = ?4 WHERE id = ?1",
+                    )?
+                    .execute(params![run_id, json_text(&error), due_ms, now_ms])?;
+                }
+                Outcome::Suspended { suspension, due_ms, wait, child, journal_now } => {
+                    if let Some(wait) = wait {
+                        conn.prepare_cached(
+                            "INSERT OR REPLACE INTO waits (run_id, step_id, event_name, match_path, match_value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )?
+                        .execute(params![run_id, wait.step_id, wait.event, wait.match_path, wait.match_value])?;
+                    }
+                    if let Some((child, event)) = child {
+                        insert_event(conn, &event, now_ms)?;
+                        insert_run(conn, &child, &event.id, now_ms)?;
+                    }
+                    let (status, due) = match &journal_now {
+                        Some(row) => {
+                            insert_row(conn, &run_id, row, "invoke_async", attempt, now_ms)?;
+                            ("pending", Some(now_ms))
+                        }
+                        None => ("waiting", due_ms),
+                    };
+                    conn.prepare_cached(
+                        "UPDATE runs SET status = ?2, due_ms = ?3, suspended_at = ?4, updated_ms = ?5 WHERE id = ?1",
+                    )?
+                    .execute(params![run_id, status, due, journal_now.is_none().then(|| json_text(&suspension)), now_ms])?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn cancel(&self, run_id: &str, reason: &str, now_ms: i64) -> BoxFuture<'_, StoreResult<Run>> {
+        let run_id = run_id.to_owned();
+        let reason = reason.to_owned();
+        self.write(move |conn| {
+            let run = load_run(conn, &run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.clone()))?;
+            if !run.status.is_terminal() {
+                let error = serde_json::json!({ "message": if reason.is_empty() { "cancelled" } else { reason.as_str() }, "code": "CANCELLED" });
+                conn.prepare_cached(
+                    "UPDATE runs SET status = 'cancelled', error = ?2, ended_ms = ?3, updated_ms = ?3, due_ms = NULL, suspended_at = NULL WHERE id = ?1",
+                )?
+                .execute(params![run_id, json_text(&error), now_ms])?;
+                conn.prepare_cached("DELETE FROM waits WHERE run_id = ?1")?.execute([&run_id])?;
+                resolve_parent(conn, &run, Err(&error), now_ms)?;
+            }
+            load_run(conn, &run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.clone()))
+        })
+    }
+
+    fn get_run(&self, run_id: &str) -> BoxFuture<'_, StoreResult<Option<Run>>> {
+        let run_id = run_id.to_owned();
+        self.read(move |conn| load_run(conn, &run_id))
+    }
+
+    fn list_runs(
+        &self,
+        function_id: Option<&str>,
+        status: Option<RunStatus>,
+        offset: usize,
+        limit: usize,
+    ) -> BoxFuture<'_, StoreResult<Vec<Run>>> {
+        let function_id = function_id.map(str::to_owned);
+        let status = status.map(RunStatus::as_str);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR function_id = ?1) AND (?2 IS NULL OR status = ?2) \
+                 ORDER BY created_ms DESC, id DESC LIMIT ?3 OFFSET ?4"
+            ))?;
+            stmt.query_map(params![function_id, status, limit as i64, offset as i64], run_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(finish_run))
+                .collect()
+        })
+    }
+
+    fn steps(&self, run_id: &str) -> BoxFuture<'_, StoreResult<Vec<StepRow>>> {
+        let run_id = run_id.to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT step_id, name, kind, status, output, error, started_ms, ended_ms, attempt FROM steps WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([&run_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, u32>(8)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (step_id, name, kind, status, output, error, started_ms, ended_ms, attempt) = row?;
+                let error = match error {
+                    Some(text) => Some(serde_json::from_str(&text).unwrap_or(Value::String(text))),
+                    None => None,
+                };
+                out.push(StepRow { step_id, name, kind, status, output: parse_json(output)?, error, started_ms, ended_ms, attempt });
+            }
+            Ok(out)
+        })
+    }
+
+    fn recover(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>> {
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached("UPDATE runs SET status = 'pending', due_ms = ?1, updated_ms = ?1 WHERE status = 'running'")?
+                .execute([now_ms])?)
+        })
+    }
+}

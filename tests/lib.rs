@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 /// A fresh directory under the system temp dir for one test's database.
 pub fn temp_db(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ironflow-e2e-{test}-{}", uuid::Uuid::now_v7().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "ironflow-e2e-{test}-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir.join("ironflow.db")
 }

@@ -44,7 +44,10 @@ pub mod services {
         if amount_cents == 0 {
             return Err(ironflow::Error::terminal("cannot charge zero"));
         }
-        Ok(Charge { charge_id: format!("ch_{order_id}"), amount_cents })
+        Ok(Charge {
+            charge_id: format!("ch_{order_id}"),
+            amount_cents,
+        })
     }
 
     /// Refunds a charge.
@@ -62,7 +65,7 @@ pub mod services {
     retry(max_attempts = 5, initial_delay = "1s"),
     timeout = "10m",
     step_timeout = "30s",
-    concurrency(limit = 10, key = "event.data.customer_id"),
+    concurrency(limit = 10, key = "event.data.customer_id")
 )]
 pub async fn process_order(ctx: Ctx<OrderPlaced>) -> ironflow::Result<Receipt> {
     let order = &ctx.event().data;
@@ -75,13 +78,19 @@ pub async fn process_order(ctx: Ctx<OrderPlaced>) -> ironflow::Result<Receipt> {
     .await?;
 
     let charge: Charge = ctx
-        .run("charge", || services::charge(&order.order_id, order.amount_cents))
+        .run("charge", || {
+            services::charge(&order.order_id, order.amount_cents)
+        })
         .await?;
     let refund = charge.clone();
-    ctx.compensate("charge", move || async move { services::refund(&refund).await });
+    ctx.compensate(
+        "charge",
+        move || async move { services::refund(&refund).await },
+    );
 
     // Give the fraud checks a moment before bothering the warehouse.
-    ctx.sleep("fraud-window", Duration::from_millis(500)).await?;
+    ctx.sleep("fraud-window", Duration::from_millis(500))
+        .await?;
 
     let approval = ctx
         .wait_for_event::<serde_json::Value>(
@@ -92,20 +101,34 @@ pub async fn process_order(ctx: Ctx<OrderPlaced>) -> ironflow::Result<Receipt> {
         )
         .await?;
     if approval.is_none() {
-        return Err(Error::terminal("shipment was not approved within two days").with_code("NOT_APPROVED"));
+        return Err(
+            Error::terminal("shipment was not approved within two days").with_code("NOT_APPROVED")
+        );
     }
 
     let tracking: String = ctx
         .run("ship", || async { Ok(format!("TRK-{}", order.order_id)) })
         .await?;
-    ctx.invoke_async("send-confirmation", json!({ "order_id": order.order_id, "tracking": tracking }))
+    let _confirmation: serde_json::Value = ctx
+        .invoke(
+            "send-confirmation",
+            json!({ "order_id": order.order_id, "tracking": tracking }),
+        )
         .await?;
-    Ok(Receipt { order_id: order.order_id.clone(), charge_id: charge.charge_id, tracking: Some(tracking) })
+    Ok(Receipt {
+        order_id: order.order_id.clone(),
+        charge_id: charge.charge_id,
+        tracking: Some(tracking),
+    })
 }
 
 /// Sends the confirmation e-mail; invoked by `process-order`.
 #[ironflow::function(id = "send-confirmation")]
 pub async fn send_confirmation(ctx: Ctx) -> ironflow::Result<serde_json::Value> {
-    let to = ctx.event().data["order_id"].as_str().unwrap_or_default().to_owned();
-    ctx.run("send-email", || async move { Ok(json!({ "sent_to": to })) }).await
+    let to = ctx.event().data["order_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    ctx.run("send-email", || async move { Ok(json!({ "sent_to": to })) })
+        .await
 }

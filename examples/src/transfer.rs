@@ -37,7 +37,9 @@ pub mod ledger {
 
     /// Debits an account.
     pub async fn debit(account: &str, amount_cents: u64) -> ironflow::Result<Entry> {
-        Ok(Entry { reference: format!("D-{account}-{amount_cents}") })
+        Ok(Entry {
+            reference: format!("D-{account}-{amount_cents}"),
+        })
     }
 
     /// Credits an account.
@@ -45,21 +47,39 @@ pub mod ledger {
         if account.is_empty() {
             return Err(ironflow::Error::terminal("unknown account"));
         }
-        Ok(Entry { reference: format!("C-{account}-{amount_cents}") })
+        Ok(Entry {
+            reference: format!("C-{account}-{amount_cents}"),
+        })
     }
 }
 
 /// Moves money between two accounts as a saga.
-#[ironflow::function(id = "transfer-funds", trigger = "transfer.requested", retry(max_attempts = 3))]
+#[ironflow::function(
+    id = "transfer-funds",
+    trigger = "transfer.requested",
+    retry(max_attempts = 3)
+)]
 pub async fn transfer_funds(ctx: Ctx<TransferRequested>) -> ironflow::Result<Transfer> {
     let t = ctx.event().data.clone();
-    let debit: Entry = ctx.run("debit", || ledger::debit(&t.from_account, t.amount_cents)).await?;
+    let debit: Entry = ctx
+        .run("debit", || ledger::debit(&t.from_account, t.amount_cents))
+        .await?;
     let (from, amount) = (t.from_account.clone(), t.amount_cents);
-    ctx.compensate("debit", move || async move { ledger::credit(&from, amount).await });
+    ctx.compensate("debit", move || async move {
+        ledger::credit(&from, amount).await
+    });
 
-    let credit: Entry = ctx.run("credit", || ledger::credit(&t.to_account, t.amount_cents)).await?;
+    let credit: Entry = ctx
+        .run("credit", || ledger::credit(&t.to_account, t.amount_cents))
+        .await?;
     let (to, amount) = (t.to_account.clone(), t.amount_cents);
-    ctx.compensate("credit", move || async move { ledger::debit(&to, amount).await });
+    ctx.compensate(
+        "credit",
+        move || async move { ledger::debit(&to, amount).await },
+    );
 
-    Ok(Transfer { debit_ref: debit.reference, credit_ref: credit.reference })
+    Ok(Transfer {
+        debit_ref: debit.reference,
+        credit_ref: credit.reference,
+    })
 }

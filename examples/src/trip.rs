@@ -9,11 +9,15 @@ use serde_json::{Value, json};
 pub async fn book_trip(ctx: Ctx) -> ironflow::Result<Value> {
     let data = ctx.event().data.clone();
     let flight: Value = ctx
-        .run("book-flight", || async { Ok(json!({ "confirmation": format!("FL-{}", data["flight_id"]) })) })
+        .run("book-flight", || async {
+            Ok(json!({ "confirmation": format!("FL-{}", data["flight_id"]) }))
+        })
         .await?;
     ctx.compensate("book-flight", || async { Ok::<_, Error>(()) });
     let hotel: Value = ctx
-        .run("book-hotel", || async { Ok(json!({ "confirmation": format!("HO-{}", data["hotel_id"]) })) })
+        .run("book-hotel", || async {
+            Ok(json!({ "confirmation": format!("HO-{}", data["hotel_id"]) }))
+        })
         .await?;
     ctx.compensate("book-hotel", || async { Ok::<_, Error>(()) });
     let car: Value = ctx

@@ -17,7 +17,10 @@ async fn an_approved_order_is_charged_shipped_and_confirmed() {
         .register(process_order)
         .register(send_confirmation)
         .mock_step("validate", json!(null))
-        .mock_step("charge", json!({ "charge_id": "ch_o-1", "amount_cents": 4200 }))
+        .mock_step(
+            "charge",
+            json!({ "charge_id": "ch_o-1", "amount_cents": 4200 }),
+        )
         .mock_step("ship", json!("TRK-o-1"))
         .mock_step("send-email", json!({ "sent_to": "o-1" }))
         .send_event("shipment.approved", json!({ "order_id": "o-1" }));
@@ -26,11 +29,22 @@ async fn an_approved_order_is_charged_shipped_and_confirmed() {
     let receipt: Receipt = run.output_as().unwrap();
     assert_eq!(
         receipt,
-        Receipt { order_id: "o-1".into(), charge_id: "ch_o-1".into(), tracking: Some("TRK-o-1".into()) }
+        Receipt {
+            order_id: "o-1".into(),
+            charge_id: "ch_o-1".into(),
+            tracking: Some("TRK-o-1".into())
+        }
     );
     assert_eq!(
         run.step_names(),
-        ["validate", "charge", "fraud-window", "wait-for-approval", "ship", "send-confirmation"]
+        [
+            "validate",
+            "charge",
+            "fraud-window",
+            "wait-for-approval",
+            "ship",
+            "send-confirmation"
+        ]
     );
     assert!(run.compensations_ran.is_empty());
 }
@@ -40,7 +54,10 @@ async fn an_order_never_approved_is_refunded() {
     let run = TestClient::new()
         .register(process_order)
         .mock_step("validate", json!(null))
-        .mock_step("charge", json!({ "charge_id": "ch_o-1", "amount_cents": 4200 }))
+        .mock_step(
+            "charge",
+            json!({ "charge_id": "ch_o-1", "amount_cents": 4200 }),
+        )
         // An approval for another order does not match `data.order_id`.
         .send_event("shipment.approved", json!({ "order_id": "o-2" }))
         .emit("order.placed", order())
@@ -61,7 +78,10 @@ async fn the_order_steps_really_run_when_allowed() {
         .emit("order.placed", order())
         .await;
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
-    assert_eq!(run.step_output("charge"), Some(&json!({ "charge_id": "ch_o-1", "amount_cents": 4200 })));
+    assert_eq!(
+        run.step_output("charge"),
+        Some(&json!({ "charge_id": "ch_o-1", "amount_cents": 4200 }))
+    );
 }
 
 #[tokio::test]
@@ -69,10 +89,19 @@ async fn a_transfer_debits_then_credits() {
     let run = TestClient::new()
         .register(transfer_funds)
         .allow_real_steps()
-        .emit("transfer.requested", json!({ "from_account": "A", "to_account": "B", "amount_cents": 500 }))
+        .emit(
+            "transfer.requested",
+            json!({ "from_account": "A", "to_account": "B", "amount_cents": 500 }),
+        )
         .await;
     let transfer: Transfer = run.output_as().unwrap();
-    assert_eq!(transfer, Transfer { debit_ref: "D-A-500".into(), credit_ref: "C-B-500".into() });
+    assert_eq!(
+        transfer,
+        Transfer {
+            debit_ref: "D-A-500".into(),
+            credit_ref: "C-B-500".into()
+        }
+    );
 }
 
 #[tokio::test]
@@ -81,7 +110,10 @@ async fn a_failed_credit_refunds_the_debit() {
         .register(transfer_funds)
         .mock_step("debit", json!({ "reference": "D1" }))
         .mock_step("credit", Err(Error::terminal("insufficient funds")))
-        .emit("transfer.requested", json!({ "from_account": "A", "to_account": "B", "amount_cents": 500 }))
+        .emit(
+            "transfer.requested",
+            json!({ "from_account": "A", "to_account": "B", "amount_cents": 500 }),
+        )
         .await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.error.as_ref().unwrap().kind(), ErrorKind::Step);
@@ -93,7 +125,10 @@ async fn a_trip_without_a_car_cancels_hotel_then_flight() {
     let run = TestClient::new()
         .register(book_trip)
         .allow_real_steps()
-        .emit("trip.requested", json!({ "flight_id": "F1", "hotel_id": "H1" }))
+        .emit(
+            "trip.requested",
+            json!({ "flight_id": "F1", "hotel_id": "H1" }),
+        )
         .await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.compensations_ran, ["book-hotel", "book-flight"]);
@@ -105,13 +140,18 @@ async fn the_quickstart_runs_end_to_end_on_the_embedded_engine() {
     let _ = std::fs::remove_dir_all(&dir);
     let db = dir.join("ironflow.db");
     let mut out = Vec::new();
-    let status = ironflow_examples::quickstart::run(&db, &mut out).await.unwrap();
+    let status = ironflow_examples::quickstart::run(&db, &mut out)
+        .await
+        .unwrap();
     assert_eq!(status, ironflow_engine::RunStatus::Completed);
-    let text = String::from_utf8(out).unwrap().replace(&db.display().to_string(), "[db]");
+    let text = String::from_utf8(out)
+        .unwrap()
+        .replace(&db.display().to_string(), "[db]");
     insta::with_settings!({filters => vec![
         (r"(run|evt)_[0-9a-f]{32}", "${1}_[id]"),
         (r"\+\s*\d+ ms", "+[t] ms"),
         (r"after \d+ ms", "after [t] ms"),
+        (r#""timestamp":"[^"]+""#, r#""timestamp":"[time]""#),
     ]}, {
         insta::assert_snapshot!(text);
     });

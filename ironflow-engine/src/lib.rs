@@ -81,7 +81,10 @@ pub enum EngineError {
 
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// A new id with a prefix: `run_0192...` (UUID v7, time-ordered).
@@ -158,7 +161,12 @@ impl Engine {
     }
 
     /// Emits an event with a version, idempotency key, metadata or source.
-    pub async fn emit_event(&self, name: &str, data: Value, options: EmitOptions) -> Result<Emitted, EngineError> {
+    pub async fn emit_event(
+        &self,
+        name: &str,
+        data: Value,
+        options: EmitOptions,
+    ) -> Result<Emitted, EngineError> {
         let name = name.trim();
         if name.is_empty() {
             return Err(EngineError::Invalid("event name must not be empty".into()));
@@ -182,7 +190,11 @@ impl Engine {
     }
 
     /// Runs, newest first.
-    pub async fn runs(&self, function_id: Option<&str>, limit: usize) -> Result<Vec<Run>, EngineError> {
+    pub async fn runs(
+        &self,
+        function_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Run>, EngineError> {
         Ok(self.store().list_runs(function_id, None, 0, limit).await?)
     }
 
@@ -208,23 +220,36 @@ impl Engine {
     }
 
     /// Waits until a run reaches `status` (or ends), at most `timeout`.
-    pub async fn wait_for_status(&self, run_id: &str, status: RunStatus, timeout: Duration) -> Result<Run, EngineError> {
+    pub async fn wait_for_status(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        timeout: Duration,
+    ) -> Result<Run, EngineError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let changed = self.scheduler.run_changed();
-            let run = self.run(run_id).await?.ok_or_else(|| EngineError::RunNotFound(run_id.to_owned()))?;
+            let run = self
+                .run(run_id)
+                .await?
+                .ok_or_else(|| EngineError::RunNotFound(run_id.to_owned()))?;
             if run.status == status || run.status.is_terminal() {
                 return Ok(run);
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return Err(EngineError::Timeout { run_id: run_id.to_owned(), waited: timeout, status: run.status });
+                return Err(EngineError::Timeout {
+                    run_id: run_id.to_owned(),
+                    waited: timeout,
+                    status: run.status,
+                });
             }
         }
     }
 
     /// Waits until a run ends (completed, failed or cancelled), at most `timeout`.
     pub async fn wait_for_run(&self, run_id: &str, timeout: Duration) -> Result<Run, EngineError> {
-        self.wait_for_status(run_id, RunStatus::Completed, timeout).await
+        self.wait_for_status(run_id, RunStatus::Completed, timeout)
+            .await
     }
 
     /// Stops dispatching; runs in flight are abandoned and recovered on the

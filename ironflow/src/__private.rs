@@ -11,16 +11,13 @@ pub use ::serde_json;
 
 pub use crate::event::{Event, EventData};
 pub use crate::function::{
-    Concurrency, Function, FunctionRecord, Mode, Registered, RetryPolicy, SourceLocation,
-    StepKind, StepSite, Trigger,
+    Concurrency, Function, FunctionRecord, Mode, Registered, RetryPolicy, SourceLocation, StepKind,
+    StepSite, Trigger,
 };
 pub use crate::step::{Ctx, Invocation};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Fails to compile unless `E` can be the event type of `Ctx<E>`.
-pub fn assert_event_data<E: EventData>() {}
 
 /// Compile-time check that a trigger names the event type's declared name.
 /// `declared` is `None` for untyped functions (`Ctx<serde_json::Value>`).

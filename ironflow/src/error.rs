@@ -269,8 +269,8 @@ impl fmt::Display for Error {
     }
 }
 
-/// `?` on any error in a function body: retryable unless [`classify`]
-/// recognises it.
+/// `?` on any error in a function body: retryable unless it is a known
+/// terminal kind (a JSON data error, or an Ironflow error marked terminal).
 impl<E: StdError + Send + Sync + 'static> From<E> for Error {
     fn from(err: E) -> Self {
         let message = err.to_string();
@@ -380,7 +380,10 @@ mod tests {
     #[test]
     fn kinds_have_seed_codes_and_retry_defaults() {
         assert_eq!(ErrorKind::Unauthenticated.default_code(), "UNAUTHENTICATED");
-        assert_eq!(ErrorKind::EnterpriseRequired.default_code(), "ENTERPRISE_REQUIRED");
+        assert_eq!(
+            ErrorKind::EnterpriseRequired.default_code(),
+            "ENTERPRISE_REQUIRED"
+        );
         assert!(!Error::new(ErrorKind::Unauthorized, "x").is_retryable());
         assert!(Error::new(ErrorKind::Transport, "x").is_retryable());
         assert!(!Error::new(ErrorKind::SchemaValidation, "x").is_retryable());

@@ -52,7 +52,7 @@ pub mod __private;
 
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use event::{Envelope, Event, EventData};
-pub use function::{Function, Registry, registry};
+pub use function::{Function, IntoFunction, Registry, registry};
 pub use step::{Ctx, WaitForEvent};
 
 #[doc = include_str!("../docs/function.md")]
@@ -66,8 +66,9 @@ pub use ironflow_macros::main;
 
 /// The names most functions need: `use ironflow::prelude::*;`.
 pub mod prelude {
+    pub use crate::Event;
     pub use crate::error::{Error, ErrorKind, Result, ResultExt};
-    pub use crate::event::{Envelope, Event};
+    pub use crate::event::Envelope;
     pub use crate::function::Registry;
     pub use crate::step::{Ctx, WaitForEvent};
     pub use schemars::JsonSchema;

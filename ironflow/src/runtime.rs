@@ -10,7 +10,9 @@ pub fn init_tracing() {
         other => other.to_owned(),
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| {
-        eprintln!("IRONFLOW_LOG_LEVEL={level:?} is not a log level (debug, info, warn, error); using info");
+        eprintln!(
+            "IRONFLOW_LOG_LEVEL={level:?} is not a log level (debug, info, warn, error); using info"
+        );
         tracing_subscriber::EnvFilter::new("info")
     });
     // A subscriber set by the application wins.

@@ -16,21 +16,30 @@ async fn three_steps(ctx: Ctx) -> ironflow::Result<Value> {
     let data = ctx.event().data.clone();
     let order_id = data["orderId"].clone();
     let validate: Value = ctx
-        .run("validate", || async move { Ok(json!({"ok": true, "order_id": order_id})) })
+        .run("validate", || async move {
+            Ok(json!({"ok": true, "order_id": order_id}))
+        })
         .await?;
     let amount = data["amount"].clone();
     let charge: Value = ctx
-        .run("charge", || async move { Ok(json!({"charged_cents": amount})) })
+        .run(
+            "charge",
+            || async move { Ok(json!({"charged_cents": amount})) },
+        )
         .await?;
-    let ship: Value = ctx.run("ship", || async { Ok(json!({"tracking": "TRK-1"})) }).await?;
+    let ship: Value = ctx
+        .run("ship", || async { Ok(json!({"tracking": "TRK-1"})) })
+        .await?;
     Ok(json!({"validate": validate, "charge": charge, "ship": ship}))
 }
 
 #[ironflow::function(id = "sleeper", trigger = "order.created")]
 async fn sleeper(ctx: Ctx) -> ironflow::Result<String> {
-    ctx.run("prepare", || async { Ok("prepared".to_string()) }).await?;
+    ctx.run("prepare", || async { Ok("prepared".to_string()) })
+        .await?;
     ctx.sleep("cool-down", Duration::from_secs(3600)).await?;
-    ctx.run("after-sleep", || async { Ok("done".to_string()) }).await
+    ctx.run("after-sleep", || async { Ok("done".to_string()) })
+        .await
 }
 
 #[ironflow::function(id = "waiter", trigger = "order.created")]
@@ -79,9 +88,15 @@ async fn fanout(ctx: Ctx) -> ironflow::Result<Value> {
             (
                 |s: Ctx| async move { s.run("fetch", || async { Ok("a".to_string()) }).await },
                 |s: Ctx| async move {
-                    let b: String = s.run("fetch", || async { Ok("b".to_string()) }).await?;
-                    let b2: String = s.run("fetch", || async { Ok("b2".to_string()) }).await?;
-                    Ok(vec![b, b2])
+                    // One call site run twice: ids `fetch:0` and `fetch:1`.
+                    let mut fetched = Vec::new();
+                    for value in ["b", "b2"] {
+                        let v: String = s
+                            .run("fetch", move || async move { Ok(value.to_string()) })
+                            .await?;
+                        fetched.push(v);
+                    }
+                    Ok(fetched)
                 },
             ),
         )
@@ -108,26 +123,32 @@ async fn fanout_yield(ctx: Ctx) -> ironflow::Result<Value> {
 
 #[ironflow::function(id = "saga", trigger = "order.created")]
 async fn saga(ctx: Ctx) -> ironflow::Result<()> {
-    ctx.run("reserve", || async { Ok(json!({"reservation": "R-1"})) }).await?;
+    ctx.run("reserve", || async { Ok(json!({"reservation": "R-1"})) })
+        .await?;
     ctx.compensate("reserve", || async { Ok::<_, Error>(()) });
-    ctx.run("charge", || async { Ok(json!({"charge": "C-1"})) }).await?;
+    ctx.run("charge", || async { Ok(json!({"charge": "C-1"})) })
+        .await?;
     ctx.compensate("charge", || async {
         Err::<(), _>(Error::retryable("refund service down"))
     });
-    ctx.run("ship", || async { Err::<(), _>(Error::terminal("address invalid")) })
-        .await
+    ctx.run("ship", || async {
+        Err::<(), _>(Error::terminal("address invalid"))
+    })
+    .await
 }
 
 #[ironflow::function(id = "saga-handler-raise", trigger = "order.created")]
 async fn saga_handler_raise(ctx: Ctx) -> ironflow::Result<()> {
-    ctx.run("reserve", || async { Ok("R-1".to_string()) }).await?;
+    ctx.run("reserve", || async { Ok("R-1".to_string()) })
+        .await?;
     ctx.compensate("reserve", || async { Ok::<_, Error>(()) });
     Err(Error::terminal("order cancelled by policy").with_code("ORDER_CANCELLED"))
 }
 
 #[ironflow::function(id = "retryable-fail", trigger = "order.created")]
 async fn retryable_fail(ctx: Ctx) -> ironflow::Result<()> {
-    ctx.run("reserve", || async { Ok("R-1".to_string()) }).await?;
+    ctx.run("reserve", || async { Ok("R-1".to_string()) })
+        .await?;
     ctx.compensate("reserve", || async { Ok::<_, Error>(()) });
     Err(Error::retryable("database is locked"))
 }
@@ -191,15 +212,24 @@ async fn answers_every_recorded_push_request_like_the_official_sdk() {
     assert_eq!(files.len(), 26);
 
     // The fixtures were signed at this instant; the tolerance is checked against it.
-    let clock = Arc::new(FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_795_600_054)));
-    let addr = start(Serve::new(registry).signing_key("whsec_fixture_key").clock(clock)).await;
+    let clock = Arc::new(FakeClock::new(
+        UNIX_EPOCH + Duration::from_secs(1_795_600_054),
+    ));
+    let addr = start(
+        Serve::new(registry)
+            .signing_key("whsec_fixture_key")
+            .clock(clock),
+    )
+    .await;
     let http = reqwest::Client::new();
 
     for file in files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let fixture: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         let req = &fixture["request"];
-        let method = reqwest::Method::from_bytes(req["method"].as_str().unwrap().as_bytes()).unwrap();
+        let method =
+            reqwest::Method::from_bytes(req["method"].as_str().unwrap().as_bytes()).unwrap();
         let url = format!("http://{addr}{}", req["path"].as_str().unwrap());
         let mut builder = http.request(method, url);
         for (k, v) in req["headers"].as_object().unwrap() {
@@ -222,7 +252,11 @@ async fn answers_every_recorded_push_request_like_the_official_sdk() {
             "{name}: status, body {body}"
         );
         assert_eq!(content_type.as_deref(), Some("application/json"), "{name}");
-        assert_eq!(normalize(body), normalize(expected["body"].clone()), "{name}");
+        assert_eq!(
+            normalize(body),
+            normalize(expected["body"].clone()),
+            "{name}"
+        );
     }
 }
 
@@ -249,7 +283,12 @@ async fn a_request_signed_now_is_accepted_and_a_tampered_body_is_not() {
         "event": {"id": "e", "name": "order.created", "data": {"orderId": "o", "amount": 1}, "timestamp": "2026-01-01T00:00:00Z"}
     })
     .to_string();
-    let header = sign("k", body.as_bytes(), std::time::SystemTime::now(), SignatureFormat::Both);
+    let header = sign(
+        "k",
+        body.as_bytes(),
+        std::time::SystemTime::now(),
+        SignatureFormat::Both,
+    );
     let http = reqwest::Client::new();
     let ok = http
         .post(format!("http://{addr}/"))

@@ -47,7 +47,10 @@ async fn the_seed_example_completes_with_mocks_events_and_invokes() {
         })
         .send_event("approval.received", json!({"approved": true}));
     let run = t
-        .emit("order.placed", json!({"order_id": "123", "amount_cents": 4200}))
+        .emit(
+            "order.placed",
+            json!({"order_id": "123", "amount_cents": 4200}),
+        )
         .await;
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
     assert_eq!(
@@ -70,7 +73,11 @@ async fn the_seed_example_completes_with_mocks_events_and_invokes() {
     let kinds: Vec<_> = run.steps.iter().map(|s| s.kind).collect();
     assert_eq!(
         kinds,
-        [TestStepKind::Run, TestStepKind::WaitForEvent, TestStepKind::Invoke]
+        [
+            TestStepKind::Run,
+            TestStepKind::WaitForEvent,
+            TestStepKind::Invoke
+        ]
     );
 }
 
@@ -95,13 +102,20 @@ async fn an_unmocked_step_fails_naming_the_step_and_the_fix() {
 async fn a_payload_that_does_not_fit_fails_with_a_schema_error_naming_the_field() {
     let run = TestClient::new()
         .register(process_order)
-        .emit("order.placed", json!({"order_id": "1", "amount_cents": "a lot"}))
+        .emit(
+            "order.placed",
+            json!({"order_id": "1", "amount_cents": "a lot"}),
+        )
         .await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.attempts, 1, "schema errors are not retried");
     let err = run.error.unwrap();
     assert_eq!(err.kind(), ErrorKind::SchemaValidation);
-    assert!(err.message().contains("`amount_cents`"), "{}", err.message());
+    assert!(
+        err.message().contains("`amount_cents`"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test]
@@ -203,7 +217,10 @@ async fn a_terminal_failure_runs_compensations_in_reverse_even_when_one_fails() 
     );
     let hotel = &run.steps[3];
     assert_eq!(hotel.kind, TestStepKind::Compensate);
-    assert!(!hotel.completed, "the failing compensation is recorded as failed");
+    assert!(
+        !hotel.completed,
+        "the failing compensation is recorded as failed"
+    );
     assert!(run.steps[4].completed, "the rest still run");
 }
 
@@ -239,8 +256,14 @@ async fn approval(ctx: Ctx) -> ironflow::Result<Value> {
 async fn waits_match_on_the_field_path_and_time_out_to_none() {
     let t = TestClient::new()
         .register(approval)
-        .send_event("approval.received", json!({"request_id": "other", "by": "mallory"}))
-        .send_event("approval.received", json!({"request_id": "r-1", "by": "alice"}));
+        .send_event(
+            "approval.received",
+            json!({"request_id": "other", "by": "mallory"}),
+        )
+        .send_event(
+            "approval.received",
+            json!({"request_id": "r-1", "by": "alice"}),
+        );
     let run = t
         .emit("approval.requested", json!({"request_id": "r-1"}))
         .await;
@@ -263,7 +286,9 @@ async fn child(ctx: Ctx) -> ironflow::Result<u64> {
 #[ironflow::function(id = "parent", trigger = "parent.requested")]
 async fn parent(ctx: Ctx) -> ironflow::Result<Value> {
     let squared: u64 = ctx.invoke("child", json!({"n": 7})).await?;
-    let run_id = ctx.invoke_async("notify", json!({"squared": squared})).await?;
+    let run_id = ctx
+        .invoke_async("notify", json!({"squared": squared}))
+        .await?;
     Ok(json!({"squared": squared, "notify_run": run_id}))
 }
 
@@ -278,7 +303,12 @@ async fn invoke_runs_a_registered_child_and_invoke_async_returns_a_run_id() {
         .await;
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
     assert_eq!(run.output.as_ref().unwrap()["squared"], 49);
-    assert!(run.output.as_ref().unwrap()["notify_run"].as_str().unwrap().starts_with("run_"));
+    assert!(
+        run.output.as_ref().unwrap()["notify_run"]
+            .as_str()
+            .unwrap()
+            .starts_with("run_")
+    );
 }
 
 #[tokio::test]
@@ -290,7 +320,11 @@ async fn a_failed_invoke_is_a_terminal_invoke_error() {
         .await;
     let err = run.error.unwrap();
     assert_eq!(err.kind(), ErrorKind::Invoke);
-    assert!(err.message().contains("child exploded"), "{}", err.message());
+    assert!(
+        err.message().contains("child exploded"),
+        "{}",
+        err.message()
+    );
     assert!(!err.is_retryable());
 }
 
@@ -300,21 +334,24 @@ async fn batch(ctx: Ctx) -> ironflow::Result<Value> {
     let items: Vec<u64> = serde_json::from_value(ctx.event().data["items"].clone())?;
     let doubled = ctx
         .map("items", items, |item, s: Ctx, i| async move {
-            s.run(format!("double-{i}"), move || async move { Ok(item * 2) }).await
+            s.run(format!("double-{i}"), move || async move { Ok(item * 2) })
+                .await
         })
         .concurrency(2)
         .await?;
-    let settled = ctx
+    let (check_a, check_b) = ctx
         .parallel(
             "checks",
-            vec![
+            (
                 |s: Ctx| async move { s.run("check-a", || async { Ok(true) }).await },
                 |s: Ctx| async move { s.run("check-b", || async { Ok(true) }).await },
-            ],
+            ),
         )
         .all_settled()
         .await?;
-    ctx.publish("batches", json!({ "count": doubled.len() })).await?;
+    let settled = [check_a, check_b];
+    ctx.publish("batches", json!({ "count": doubled.len() }))
+        .await?;
     Ok(json!({
         "key_len": key.len(),
         "doubled": doubled,
@@ -329,16 +366,21 @@ async fn map_parallel_publish_and_secrets_work_under_the_test_client() {
         .allow_real_steps()
         .mock_step("check-b", Err(Error::terminal("check b failed")))
         .secret("API_KEY", "sekret");
-    let run = t
-        .emit("batch.ready", json!({"items": [1, 2, 3]}))
-        .await;
+    let run = t.emit("batch.ready", json!({"items": [1, 2, 3]})).await;
     assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
     assert_eq!(
         run.output,
         Some(json!({"key_len": 6, "doubled": [2, 4, 6], "checks": [true, false]}))
     );
-    assert_eq!(t.published(), [("batches".to_string(), json!({"count": 3}))]);
-    let publish = run.steps.iter().find(|s| s.name == "publish:batches").unwrap();
+    assert_eq!(
+        t.published(),
+        [("batches".to_string(), json!({"count": 3}))]
+    );
+    let publish = run
+        .steps
+        .iter()
+        .find(|s| s.name == "publish:batches")
+        .unwrap();
     assert!(publish.id.ends_with(":publish:batches:0"));
 }
 
@@ -366,13 +408,8 @@ mod fingerprints {
     #[ironflow::function(id = "fp-b", trigger = "fp")]
     async fn b(ctx: Ctx) -> ironflow::Result<()> {
         // Same steps, other comments and formatting.
-        ctx.run(
-            "one",
-            || async { Ok(()) },
-        )
-        .await?;
-        ctx.sleep("two", Duration::from_secs(1))
-            .await
+        ctx.run("one", || async { Ok(()) }).await?;
+        ctx.sleep("two", Duration::from_secs(1)).await
     }
 
     #[ironflow::function(id = "fp-renamed", trigger = "fp")]
@@ -396,11 +433,11 @@ mod fingerprints {
 
     #[test]
     fn change_with_steps_not_with_formatting() {
-        assert_eq!(a.fingerprint(), b.fingerprint());
-        for other in [renamed, reordered, added] {
-            assert_ne!(a.fingerprint(), other.fingerprint(), "{}", other.id());
+        assert_eq!(a().fingerprint(), b().fingerprint());
+        for other in [renamed(), reordered(), added()] {
+            assert_ne!(a().fingerprint(), other.fingerprint(), "{}", other.id());
         }
-        let names: Vec<_> = a.record().steps.iter().map(|s| s.name).collect();
+        let names: Vec<_> = a().record().steps.iter().map(|s| s.name).collect();
         assert_eq!(names, ["one", "two"]);
     }
 }
@@ -429,17 +466,26 @@ fn inventory_collects_every_function_of_the_binary() {
     // Duplicate ids are linked into this test binary on purpose, so the global
     // registry reports them instead of picking one.
     let err = ironflow::registry().unwrap_err();
-    assert!(err.to_string().contains("\"process-order\" is registered twice"));
+    assert!(
+        err.to_string()
+            .contains("\"process-order\" is registered twice")
+    );
 }
 
 #[test]
 fn records_carry_the_configuration() {
-    let r = flaky.record();
+    let r = flaky().record();
     assert_eq!(r.retry.max_attempts, 4);
     assert_eq!(r.retry.initial_delay_ms, 10_000);
     assert_eq!(r.retry.backoff_factor, 3.0);
     assert_eq!(r.retry.max_delay_ms, 300_000);
     assert_eq!(r.timeout_ms, 600_000);
-    assert_eq!(process_order.record().event_name, Some("order.placed"));
-    assert!(process_order.record().location.file.ends_with("testing.rs"));
+    assert_eq!(process_order().record().event_name, Some("order.placed"));
+    assert!(
+        process_order()
+            .record()
+            .location
+            .file
+            .ends_with("testing.rs")
+    );
 }

@@ -30,7 +30,11 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     fn invalid(message: impl Into<String>) -> Self {
@@ -40,17 +44,33 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "code": self.code, "message": self.message }))).into_response()
+        (
+            self.status,
+            axum::Json(json!({ "code": self.code, "message": self.message })),
+        )
+            .into_response()
     }
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::RunNotFound(id) => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("run not found: {id}")),
+            EngineError::RunNotFound(id) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("run not found: {id}"),
+            ),
             EngineError::Invalid(m) => ApiError::invalid(m),
-            EngineError::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded", e.to_string()),
-            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+            EngineError::Timeout { .. } => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "deadline_exceeded",
+                e.to_string(),
+            ),
+            other => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.to_string(),
+            ),
         }
     }
 }
@@ -124,7 +144,11 @@ impl TriggerRequest {
             (Some(Value::Object(_)) | Some(Value::Null) | None, Some(v)) => v.clone(),
             (Some(v @ Value::Object(_)), None) => v.clone(),
             (None | Some(Value::Null), None) => json!({}),
-            (Some(_), _) => return Err(ApiError::invalid("`data` must be a JSON object; send other values in `dataValue`")),
+            (Some(_), _) => {
+                return Err(ApiError::invalid(
+                    "`data` must be a JSON object; send other values in `dataValue`",
+                ));
+            }
         };
         let options = EmitOptions {
             version: self.version,
@@ -139,7 +163,9 @@ impl TriggerRequest {
 async fn trigger(State(engine): State<Engine>, body: Bytes) -> ApiResult {
     let request: TriggerRequest = parse(&body)?;
     let (data, options) = request.options()?;
-    let emitted = engine.emit_event(request.event.trim(), data, options).await?;
+    let emitted = engine
+        .emit_event(request.event.trim(), data, options)
+        .await?;
     let mut out = json!({ "eventId": emitted.event_id });
     if !emitted.run_ids.is_empty() {
         out["runIds"] = json!(emitted.run_ids);
@@ -151,7 +177,9 @@ async fn trigger_sync(State(engine): State<Engine>, body: Bytes) -> ApiResult {
     let request: TriggerRequest = parse(&body)?;
     let (data, options) = request.options()?;
     let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(30_000).max(1));
-    let emitted = engine.emit_event(request.event.trim(), data, options).await?;
+    let emitted = engine
+        .emit_event(request.event.trim(), data, options)
+        .await?;
     let mut results = Vec::new();
     for run_id in &emitted.run_ids {
         let run = engine.wait_for_run(run_id, timeout).await?;
@@ -175,7 +203,9 @@ async fn trigger_sync(State(engine): State<Engine>, body: Bytes) -> ApiResult {
 /// A run in the Connect reply shape (§5.2), camelCase, enum status names.
 pub fn run_json(run: &Run) -> Value {
     let ts = |ms: i64| {
-        ironflow::protocol::format_timestamp(std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+        ironflow::protocol::format_timestamp(
+            std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64),
+        )
     };
     let status = format!("RUN_STATUS_{}", run.status.as_str().to_ascii_uppercase());
     let mut out = json!({
@@ -233,7 +263,10 @@ async fn load(engine: &Engine, id: &str) -> Result<Run, ApiError> {
     if id.is_empty() {
         return Err(ApiError::invalid("`id` must be a run id"));
     }
-    engine.run(id).await?.ok_or_else(|| EngineError::RunNotFound(id.to_owned()).into())
+    engine
+        .run(id)
+        .await?
+        .ok_or_else(|| EngineError::RunNotFound(id.to_owned()).into())
 }
 
 async fn get_run(State(engine): State<Engine>, body: Bytes) -> ApiResult {
@@ -248,7 +281,9 @@ async fn get_run_rest(State(engine): State<Engine>, Path(id): Path<String>) -> A
 async fn cancel_run(State(engine): State<Engine>, body: Bytes) -> ApiResult {
     let request: RunRequest = parse(&body)?;
     load(&engine, &request.id).await?;
-    let run = engine.cancel(&request.id, request.reason.as_deref().unwrap_or("")).await?;
+    let run = engine
+        .cancel(&request.id, request.reason.as_deref().unwrap_or(""))
+        .await?;
     reply(run_json(&run))
 }
 
@@ -278,7 +313,10 @@ struct ListRunsRequest {
 }
 
 fn parse_status(s: &str) -> Result<RunStatus, ApiError> {
-    let word = s.strip_prefix("RUN_STATUS_").unwrap_or(s).to_ascii_lowercase();
+    let word = s
+        .strip_prefix("RUN_STATUS_")
+        .unwrap_or(s)
+        .to_ascii_lowercase();
     let status = match word.as_str() {
         "pending" => RunStatus::Pending,
         "running" => RunStatus::Running,
@@ -298,9 +336,16 @@ fn parse_status(s: &str) -> Result<RunStatus, ApiError> {
 async fn list_runs(State(engine): State<Engine>, body: Bytes) -> ApiResult {
     let request: ListRunsRequest = parse(&body)?;
     let limit = request.limit.unwrap_or(50).clamp(1, 1000) as usize;
-    let status = request.status.as_deref().filter(|s| !s.is_empty()).map(parse_status).transpose()?;
+    let status = request
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(parse_status)
+        .transpose()?;
     let offset: usize = match request.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => c.parse().map_err(|_| ApiError::invalid(format!("invalid cursor {c:?}")))?,
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("invalid cursor {c:?}")))?,
         None => 0,
     };
     let page = engine
@@ -318,7 +363,9 @@ async fn list_runs(State(engine): State<Engine>, body: Bytes) -> ApiResult {
 }
 
 async fn health() -> ApiResult {
-    reply(json!({ "status": "ok", "timestamp": ironflow::protocol::format_timestamp(std::time::SystemTime::now()) }))
+    reply(
+        json!({ "status": "ok", "timestamp": ironflow::protocol::format_timestamp(std::time::SystemTime::now()) }),
+    )
 }
 
 async fn list_functions(State(engine): State<Engine>) -> ApiResult {

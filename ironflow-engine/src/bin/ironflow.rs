@@ -10,10 +10,19 @@ use ironflow_engine::{Engine, EngineConfig, api};
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
-#[command(name = "ironflow", version, about = "Durable workflows: the Ironflow engine and its client")]
+#[command(
+    name = "ironflow",
+    version,
+    about = "Durable workflows: the Ironflow engine and its client"
+)]
 struct Cli {
     /// Engine URL for client commands.
-    #[arg(long, global = true, env = "IRONFLOW_SERVER_URL", default_value = "http://localhost:9123")]
+    #[arg(
+        long,
+        global = true,
+        env = "IRONFLOW_SERVER_URL",
+        default_value = "http://localhost:9123"
+    )]
     server: String,
     #[command(subcommand)]
     command: Command,
@@ -110,11 +119,26 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let client = Client { base: cli.server.trim_end_matches('/').to_owned(), http: reqwest::Client::new() };
+    let client = Client {
+        base: cli.server.trim_end_matches('/').to_owned(),
+        http: reqwest::Client::new(),
+    };
     match cli.command {
-        Command::Serve { dev, port, host, db, max_body_bytes } => serve(dev, &host, port, db, max_body_bytes).await,
-        Command::Emit { event, data, idempotency_key, wait } => {
-            let data: Value = serde_json::from_str(&data).map_err(|e| format!("--data is not valid JSON: {e}"))?;
+        Command::Serve {
+            dev,
+            port,
+            host,
+            db,
+            max_body_bytes,
+        } => serve(dev, &host, port, db, max_body_bytes).await,
+        Command::Emit {
+            event,
+            data,
+            idempotency_key,
+            wait,
+        } => {
+            let data: Value = serde_json::from_str(&data)
+                .map_err(|e| format!("--data is not valid JSON: {e}"))?;
             let mut body = json!({ "event": event, "data": data });
             if let Some(key) = idempotency_key {
                 body["idempotencyKey"] = json!(key);
@@ -130,18 +154,32 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Runs { command } => match command {
-            RunsCommand::List { function, status, limit } => {
+            RunsCommand::List {
+                function,
+                status,
+                limit,
+            } => {
                 let reply = client
-                    .connect("ListRuns", json!({ "functionId": function, "status": status, "limit": limit }))
+                    .connect(
+                        "ListRuns",
+                        json!({ "functionId": function, "status": status, "limit": limit }),
+                    )
                     .await?;
                 let runs = reply["runs"].as_array().cloned().unwrap_or_default();
-                println!("{:<40} {:<24} {:<22} {:>7}  created", "run", "function", "status", "attempt");
+                println!(
+                    "{:<40} {:<24} {:<22} {:>7}  created",
+                    "run", "function", "status", "attempt"
+                );
                 for r in runs {
                     println!(
                         "{:<40} {:<24} {:<22} {:>7}  {}",
                         r["id"].as_str().unwrap_or(""),
                         r["functionId"].as_str().unwrap_or(""),
-                        r["status"].as_str().unwrap_or("").trim_start_matches("RUN_STATUS_").to_ascii_lowercase(),
+                        r["status"]
+                            .as_str()
+                            .unwrap_or("")
+                            .trim_start_matches("RUN_STATUS_")
+                            .to_ascii_lowercase(),
                         r["attempt"],
                         r["createdAt"].as_str().unwrap_or("")
                     );
@@ -153,26 +191,48 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             }
             RunsCommand::Cancel { run_id, reason } => {
-                print_json(&client.connect("CancelRun", json!({ "id": run_id, "reason": reason })).await?);
+                print_json(
+                    &client
+                        .connect("CancelRun", json!({ "id": run_id, "reason": reason }))
+                        .await?,
+                );
                 Ok(())
             }
         },
         Command::Inspect { run_id } => {
             let run = client.connect("GetRun", json!({ "id": run_id })).await?;
-            let steps = client.connect("GetRunSteps", json!({ "id": run_id })).await?;
+            let steps = client
+                .connect("GetRunSteps", json!({ "id": run_id }))
+                .await?;
             println!(
                 "run {}  function {}  status {}  attempt {}/{}",
                 run["id"].as_str().unwrap_or(""),
                 run["functionId"].as_str().unwrap_or(""),
-                run["status"].as_str().unwrap_or("").trim_start_matches("RUN_STATUS_").to_ascii_lowercase(),
+                run["status"]
+                    .as_str()
+                    .unwrap_or("")
+                    .trim_start_matches("RUN_STATUS_")
+                    .to_ascii_lowercase(),
                 run["attempt"],
                 run["maxAttempts"]
             );
             if run.get("fingerprintChanged").is_some() {
-                println!("note: a later attempt ran under different code (step fingerprint changed)");
+                println!(
+                    "note: a later attempt ran under different code (step fingerprint changed)"
+                );
             }
-            let first = steps["steps"].as_array().and_then(|s| s.first()).and_then(|s| s["startedAtMs"].as_i64()).unwrap_or(0);
-            for (i, step) in steps["steps"].as_array().cloned().unwrap_or_default().iter().enumerate() {
+            let first = steps["steps"]
+                .as_array()
+                .and_then(|s| s.first())
+                .and_then(|s| s["startedAtMs"].as_i64())
+                .unwrap_or(0);
+            for (i, step) in steps["steps"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
                 println!(
                     "{:>3}. +{:>7} ms {:>6} ms  {:<14} {:<24} {:<9} attempt {}",
                     i + 1,
@@ -199,15 +259,33 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn serve(dev: bool, host: &str, port: u16, db: PathBuf, max_body_bytes: usize) -> Result<(), String> {
+async fn serve(
+    dev: bool,
+    host: &str,
+    port: u16,
+    db: PathBuf,
+    max_body_bytes: usize,
+) -> Result<(), String> {
     if !dev {
         return Err("only `--dev` (no authentication) is supported by this build; API keys come with the auth work".into());
     }
-    let config = EngineConfig { db_path: db.clone(), ..EngineConfig::default() };
-    let engine = Engine::start(Registry::new(), config).await.map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind((host, port)).await.map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
-    eprintln!("ironflow engine (dev mode) on http://{host}:{port}, database {}", db.display());
-    axum::serve(listener, api::router(engine, max_body_bytes)).await.map_err(|e| e.to_string())
+    let config = EngineConfig {
+        db_path: db.clone(),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(Registry::new(), config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    eprintln!(
+        "ironflow engine (dev mode) on http://{host}:{port}, database {}",
+        db.display()
+    );
+    axum::serve(listener, api::router(engine, max_body_bytes))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 struct Client {
@@ -241,14 +319,19 @@ impl Client {
 
     async fn decode(response: reqwest::Response) -> Result<Value, String> {
         let status = response.status();
-        let body: Value = response.json().await.map_err(|e| format!("the engine answered {status} with a body that is not JSON: {e}"))?;
+        let body: Value = response.json().await.map_err(|e| {
+            format!("the engine answered {status} with a body that is not JSON: {e}")
+        })?;
         if status.is_success() {
             Ok(body)
         } else {
             Err(format!(
                 "{} ({status}): {}",
                 body["code"].as_str().unwrap_or("error"),
-                body["message"].as_str().or(body["error"].as_str()).unwrap_or("")
+                body["message"]
+                    .as_str()
+                    .or(body["error"].as_str())
+                    .unwrap_or("")
             ))
         }
     }

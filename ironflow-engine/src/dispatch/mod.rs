@@ -15,14 +15,24 @@ use crate::store::{Claimed, Durability, SqliteStore, Store};
 struct StoreSink(Arc<SqliteStore>);
 
 impl StepSink for StoreSink {
-    fn record(&self, run_id: &str, attempt: u32, step: StepResult) -> BoxFuture<'static, ironflow::Result<()>> {
+    fn record(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        step: StepResult,
+    ) -> BoxFuture<'static, ironflow::Result<()>> {
         let store = self.0.clone();
         let run_id = run_id.to_owned();
         Box::pin(async move {
             store
                 .record_steps(&run_id, attempt, vec![step])
                 .await
-                .map_err(|e| ironflow::Error::new(ironflow::ErrorKind::Transport, format!("journaling the step failed: {e}")))
+                .map_err(|e| {
+                    ironflow::Error::new(
+                        ironflow::ErrorKind::Transport,
+                        format!("journaling the step failed: {e}"),
+                    )
+                })
         })
     }
 }

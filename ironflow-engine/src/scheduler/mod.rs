@@ -10,14 +10,14 @@ use std::time::Duration;
 use ironflow::Registry;
 use ironflow::function::Function;
 use ironflow::protocol::{
-    EventEnvelope, InvocationResponse, InvocationStatus, JournalEntry, JournalStatus, YieldInfo, parse_duration,
-    parse_timestamp,
+    EventEnvelope, InvocationResponse, InvocationStatus, JournalEntry, JournalStatus, YieldInfo,
+    parse_duration, parse_timestamp,
 };
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::dispatch;
-use crate::store::{Claimed, Emitted, NewRun, Outcome, SqliteStore, Store, Wait};
+use crate::store::{Claimed, Emitted, NewRun, Outcome, SqliteStore, Store, Suspension, Wait};
 use crate::{EngineConfig, EngineError, new_id, now_ms};
 
 mod trigger;
@@ -38,7 +38,10 @@ pub(crate) struct Scheduler {
 
 impl fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scheduler").field("store", &self.store).field("functions", &self.registry).finish()
+        f.debug_struct("Scheduler")
+            .field("store", &self.store)
+            .field("functions", &self.registry)
+            .finish()
     }
 }
 
@@ -48,7 +51,11 @@ const CLAIM_BATCH: usize = 64;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 impl Scheduler {
-    pub(crate) fn start(store: Arc<SqliteStore>, registry: Registry, config: EngineConfig) -> Result<Arc<Self>, EngineError> {
+    pub(crate) fn start(
+        store: Arc<SqliteStore>,
+        registry: Registry,
+        config: EngineConfig,
+    ) -> Result<Arc<Self>, EngineError> {
         let triggers = Triggers::compile(&registry)?;
         let scheduler = Arc::new(Scheduler {
             store,
@@ -125,7 +132,9 @@ impl Scheduler {
             };
             let full = claimed.len() == CLAIM_BATCH;
             for job in claimed {
-                let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
+                let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                    return;
+                };
                 let scheduler = self.clone();
                 tokio::spawn(async move {
                     scheduler.dispatch(job).await;
@@ -136,7 +145,9 @@ impl Scheduler {
                 continue;
             }
             let sleep_for = match self.store.next_due().await {
-                Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
+                Ok(Some(due)) => Duration::from_millis(
+                    (due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
+                ),
                 _ => IDLE_POLL,
             };
             if sleep_for.is_zero() {
@@ -152,16 +163,43 @@ impl Scheduler {
         let attempt = job.run.attempt;
         let Some(function) = self.registry.get(&job.run.function_id) else {
             let error = json!({ "message": format!("function not found: {}", job.run.function_id), "code": "FUNCTION_NOT_FOUND" });
-            self.finish(&run_id, attempt, 0, InvocationResponse::default_failed(), Outcome::Failed(error)).await;
+            self.finish(
+                &run_id,
+                attempt,
+                0,
+                InvocationResponse::default_failed(),
+                Outcome::Failed(error),
+            )
+            .await;
             return;
         };
-        let response = dispatch::in_process(&function, &job, self.config.durability, self.store.clone()).await;
+        let response =
+            dispatch::in_process(&function, &job, self.config.durability, self.store.clone()).await;
         let outcome = self.outcome(&function, &job, &response);
-        self.finish(&run_id, attempt, function.fingerprint(), response, outcome).await;
+        self.finish(&run_id, attempt, function.fingerprint(), response, outcome)
+            .await;
     }
 
-    async fn finish(&self, run_id: &str, attempt: u32, fingerprint: u64, response: InvocationResponse, outcome: Outcome) {
-        if let Err(e) = self.store.finish(run_id, attempt, fingerprint, response.steps, outcome, now_ms()).await {
+    async fn finish(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        fingerprint: u64,
+        response: InvocationResponse,
+        outcome: Outcome,
+    ) {
+        if let Err(e) = self
+            .store
+            .finish(
+                run_id,
+                attempt,
+                fingerprint,
+                response.steps,
+                outcome,
+                now_ms(),
+            )
+            .await
+        {
             // The run stays `running` in the store; recovery on restart retries it.
             tracing::error!(run_id, error = %e, "recording the outcome of a run failed");
         }
@@ -170,14 +208,26 @@ impl Scheduler {
     }
 
     /// The run's next state after an invocation (wire-protocol §1.5, §1.3).
-    fn outcome(&self, function: &Function, job: &Claimed, response: &InvocationResponse) -> Outcome {
+    fn outcome(
+        &self,
+        function: &Function,
+        job: &Claimed,
+        response: &InvocationResponse,
+    ) -> Outcome {
         let now = now_ms();
         match response.status {
-            InvocationStatus::Completed => Outcome::Completed(response.result.clone().unwrap_or(Value::Null)),
+            InvocationStatus::Completed => {
+                Outcome::Completed(response.result.clone().unwrap_or(Value::Null))
+            }
             InvocationStatus::Failed => {
                 let info = response.error.clone();
                 let (message, code, retryable, retry_after) = match &info {
-                    Some(e) => (e.message.clone(), e.code.clone(), e.retryable, e.retry_after_ms),
+                    Some(e) => (
+                        e.message.clone(),
+                        e.code.clone(),
+                        e.retryable,
+                        e.retry_after_ms,
+                    ),
                     None => ("failed without an error".to_owned(), None, false, None),
                 };
                 let error = json!({ "message": message, "code": code, "step_id": info.as_ref().and_then(|e| e.step_id.clone()) });
@@ -187,12 +237,17 @@ impl Scheduler {
                     let delay = retry_after
                         .map(Duration::from_millis)
                         .unwrap_or_else(|| function.retry().delay_before(job.run.attempt + 1));
-                    Outcome::Retry { due_ms: now + delay.as_millis() as i64, error }
+                    Outcome::Retry {
+                        due_ms: now + delay.as_millis() as i64,
+                        error,
+                    }
                 }
             }
             InvocationStatus::Yielded => match &response.yield_info {
                 Some(info) => self.suspension(job, info, now),
-                None => Outcome::Failed(json!({ "message": "the function yielded without saying why", "code": "PROTOCOL_ERROR" })),
+                None => Outcome::Failed(
+                    json!({ "message": "the function yielded without saying why", "code": "PROTOCOL_ERROR" }),
+                ),
             },
         }
     }
@@ -207,39 +262,68 @@ impl Scheduler {
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map(|d| d.as_millis() as i64)
                     .unwrap_or(now);
-                Outcome::Suspended { suspension, due_ms: Some(due), wait: None, child: None, journal_now: None }
+                Outcome::Suspended(Box::new(Suspension {
+                    suspension,
+                    due_ms: Some(due),
+                    wait: None,
+                    child: None,
+                    journal_now: None,
+                }))
             }
-            YieldInfo::WaitForEvent { step_id, event_filter } => {
-                let timeout = parse_duration(&event_filter.timeout).unwrap_or(ironflow::step::DEFAULT_WAIT_TIMEOUT);
-                let match_value = event_filter.match_path.as_ref().map(|path| match &event_filter.match_value {
-                    Some(v) => v.clone(),
-                    None => crate::store::match_key(&serde_json::to_value(&job.event).unwrap_or_default(), path),
-                });
+            YieldInfo::WaitForEvent {
+                step_id,
+                event_filter,
+            } => {
+                let timeout = parse_duration(&event_filter.timeout)
+                    .unwrap_or(ironflow::step::DEFAULT_WAIT_TIMEOUT);
+                let match_value = event_filter
+                    .match_path
+                    .as_ref()
+                    .map(|path| match &event_filter.match_value {
+                        Some(v) => v.clone(),
+                        None => crate::store::match_key(
+                            &serde_json::to_value(&job.event).unwrap_or_default(),
+                            path,
+                        ),
+                    });
                 let wait = Wait {
                     step_id: step_id.clone(),
                     event: event_filter.event.clone(),
                     match_path: event_filter.match_path.clone(),
                     match_value,
                 };
-                Outcome::Suspended {
+                Outcome::Suspended(Box::new(Suspension {
                     suspension,
                     due_ms: Some(now + timeout.as_millis() as i64),
                     wait: Some(wait),
                     child: None,
                     journal_now: None,
-                }
+                }))
             }
-            YieldInfo::InvokeFunction { step_id, function_id, input, invoke_timeout_ms } => {
-                let child = self.child(function_id, input.clone(), Some((job.run.id.clone(), step_id.clone())));
-                Outcome::Suspended {
+            YieldInfo::InvokeFunction {
+                step_id,
+                function_id,
+                input,
+                invoke_timeout_ms,
+            } => {
+                let child = self.child(
+                    function_id,
+                    input.clone(),
+                    Some((job.run.id.clone(), step_id.clone())),
+                );
+                Outcome::Suspended(Box::new(Suspension {
                     suspension,
                     due_ms: Some(now + *invoke_timeout_ms as i64),
                     wait: None,
                     child: Some(child),
                     journal_now: None,
-                }
+                }))
             }
-            YieldInfo::InvokeFunctionAsync { step_id, function_id, input } => {
+            YieldInfo::InvokeFunctionAsync {
+                step_id,
+                function_id,
+                input,
+            } => {
                 let (run, event) = self.child(function_id, input.clone(), None);
                 let row = JournalEntry {
                     id: step_id.clone(),
@@ -248,13 +332,24 @@ impl Scheduler {
                     output: json!({ "run_id": run.id }),
                     error: None,
                 };
-                Outcome::Suspended { suspension, due_ms: Some(now), wait: None, child: Some((run, event)), journal_now: Some(row) }
+                Outcome::Suspended(Box::new(Suspension {
+                    suspension,
+                    due_ms: Some(now),
+                    wait: None,
+                    child: Some((run, event)),
+                    journal_now: Some(row),
+                }))
             }
         }
     }
 
     /// A child run of `function_id` with `input` as its event data.
-    fn child(&self, function_id: &str, input: Option<Value>, parent: Option<(String, String)>) -> (NewRun, EventEnvelope) {
+    fn child(
+        &self,
+        function_id: &str,
+        input: Option<Value>,
+        parent: Option<(String, String)>,
+    ) -> (NewRun, EventEnvelope) {
         let function = self.registry.get(function_id);
         let event = EventEnvelope {
             id: new_id("evt"),
@@ -286,6 +381,12 @@ trait DefaultFailed {
 
 impl DefaultFailed for InvocationResponse {
     fn default_failed() -> Self {
-        InvocationResponse { status: InvocationStatus::Failed, steps: Vec::new(), result: None, yield_info: None, error: None }
+        InvocationResponse {
+            status: InvocationStatus::Failed,
+            steps: Vec::new(),
+            result: None,
+            yield_info: None,
+            error: None,
+        }
     }
 }

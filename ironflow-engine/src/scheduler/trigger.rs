@@ -32,7 +32,11 @@ impl Triggers {
                         })
                     })
                     .transpose()?;
-                compiled.push(Compiled { function, event, filter });
+                compiled.push(Compiled {
+                    function,
+                    event,
+                    filter,
+                });
             }
         }
         Ok(Triggers(compiled))
@@ -42,7 +46,8 @@ impl Triggers {
     pub(crate) fn matching(&self, event: &EventEnvelope) -> Vec<Function> {
         let mut out: Vec<Function> = Vec::new();
         for t in &self.0 {
-            if !event_matches(t.event, &event.name) || out.iter().any(|f| f.id() == t.function.id()) {
+            if !event_matches(t.event, &event.name) || out.iter().any(|f| f.id() == t.function.id())
+            {
                 continue;
             }
             let passes = match &t.filter {
@@ -101,7 +106,9 @@ mod tests {
 
     #[test]
     fn cel_filters_see_the_event() {
-        let program = cel::Program::compile("event.data.priority > 5 && event.name == 'order.retry'").unwrap();
+        let program =
+            cel::Program::compile("event.data.priority > 5 && event.name == 'order.retry'")
+                .unwrap();
         let mut event = EventEnvelope {
             id: "e".into(),
             name: "order.retry".into(),

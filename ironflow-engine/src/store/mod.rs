@@ -72,7 +72,10 @@ pub enum RunStatus {
 impl RunStatus {
     /// Whether the run is over.
     pub fn is_terminal(self) -> bool {
-        matches!(self, RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled)
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
+        )
     }
 
     /// Wire name (`"completed"`).
@@ -225,20 +228,24 @@ pub enum Outcome {
         /// Error of the attempt that failed.
         error: Value,
     },
-    /// Suspended: resume at `due_ms` (if any) — a sleep deadline or a wait
-    /// or invoke timeout.
-    Suspended {
-        /// The yield, kept to resolve it on wake-up.
-        suspension: Value,
-        /// When to wake up; `None` waits for an event or child only.
-        due_ms: Option<i64>,
-        /// A wait for an event to register.
-        wait: Option<Wait>,
-        /// A child run to create (invoke), with its input event.
-        child: Option<(NewRun, EventEnvelope)>,
-        /// A row to journal at once (invoke_async's `{run_id}`).
-        journal_now: Option<JournalEntry>,
-    },
+    /// Suspended at a sleep, wait or invoke.
+    Suspended(Box<Suspension>),
+}
+
+/// A suspension to record: resume at `due_ms` (if any) — a sleep deadline or
+/// a wait or invoke timeout.
+#[derive(Debug, Clone)]
+pub struct Suspension {
+    /// The yield, kept to resolve it on wake-up.
+    pub suspension: Value,
+    /// When to wake up; `None` waits for an event or child only.
+    pub due_ms: Option<i64>,
+    /// A wait for an event to register.
+    pub wait: Option<Wait>,
+    /// A child run to create (invoke), with its input event.
+    pub child: Option<(NewRun, EventEnvelope)>,
+    /// A row to journal at once (invoke_async's `{run_id}`).
+    pub journal_now: Option<JournalEntry>,
 }
 
 /// A `wait_for_event` registration.
@@ -259,7 +266,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Stores an event and the runs it triggers, resolves waits it matches;
     /// all in one durable transaction. A repeated idempotency key returns the
     /// first event's id and creates nothing.
-    fn emit(&self, event: EventEnvelope, runs: Vec<NewRun>, now_ms: i64) -> BoxFuture<'_, StoreResult<Emitted>>;
+    fn emit(
+        &self,
+        event: EventEnvelope,
+        runs: Vec<NewRun>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<Emitted>>;
 
     /// Claims up to `limit` due runs (status pending or waiting, due at or
     /// before `now_ms`), marks them running, and returns them with their journal.
@@ -270,7 +282,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Journals step results of a running run (idempotent: a completed row
     /// is never overwritten).
-    fn record_steps(&self, run_id: &str, attempt: u32, steps: Vec<StepResult>) -> BoxFuture<'_, StoreResult<()>>;
+    fn record_steps(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        steps: Vec<StepResult>,
+    ) -> BoxFuture<'_, StoreResult<()>>;
 
     /// Applies the outcome of an invocation (with the steps it reported), and
     /// resolves the parent of a finished child.

@@ -13,13 +13,18 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use ironflow::__private::BoxFuture;
-use ironflow::protocol::{EventEnvelope, JournalEntry, JournalStatus, StepResult, StepStatus, StepType, parse_timestamp};
+use ironflow::protocol::{
+    EventEnvelope, JournalEntry, JournalStatus, StepResult, StepStatus, StepType, parse_timestamp,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::schema;
-use super::{Claimed, Emitted, NewRun, Outcome, Run, RunStatus, StepRow, Store, StoreError, StoreResult};
+use super::{
+    Claimed, Emitted, NewRun, Outcome, Run, RunStatus, StepRow, Store, StoreError, StoreResult,
+    Suspension,
+};
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 type WriteOp = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
@@ -37,7 +42,9 @@ pub struct SqliteStore {
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -159,7 +166,9 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteOp>, commits: Arc<Atomi
             }
         }
         let mut replies = Vec::with_capacity(group.len());
-        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string());
+        let begun = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| e.to_string());
         if let Err(e) = begun {
             for op in group {
                 let (_, reply) = op(&conn);
@@ -171,7 +180,11 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteOp>, commits: Arc<Atomi
             let saved = conn.execute_batch("SAVEPOINT op");
             let (ok, reply) = op(&conn);
             if saved.is_ok() {
-                let end = if ok { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
+                let end = if ok {
+                    "RELEASE op"
+                } else {
+                    "ROLLBACK TO op; RELEASE op"
+                };
                 if let Err(e) = conn.execute_batch(end) {
                     tracing::error!(error = %e, "savepoint release failed");
                 }
@@ -195,7 +208,9 @@ fn json_text(v: &Value) -> String {
 }
 
 fn parse_json(text: Option<String>) -> StoreResult<Option<Value>> {
-    text.map(|t| serde_json::from_str(&t)).transpose().map_err(Into::into)
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(Into::into)
 }
 
 const RUN_COLUMNS: &str = "id, function_id, event_id, status, attempt, max_attempts, output, error, created_ms, \
@@ -326,7 +341,13 @@ fn ms_of(ts: &str, fallback: i64) -> i64 {
 
 /// Journals step results; a completed row is never overwritten (§2.6), a
 /// failed one is replaced when a later attempt completes the step.
-fn insert_steps(conn: &Connection, run_id: &str, attempt: u32, steps: &[StepResult], now_ms: i64) -> StoreResult<()> {
+fn insert_steps(
+    conn: &Connection,
+    run_id: &str,
+    attempt: u32,
+    steps: &[StepResult],
+    now_ms: i64,
+) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO steps (run_id, step_id, name, kind, status, output, error, started_ms, ended_ms, attempt) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
@@ -339,8 +360,12 @@ fn insert_steps(conn: &Connection, run_id: &str, attempt: u32, steps: &[StepResu
             StepStatus::Completed => "completed",
             StepStatus::Failed => "failed",
         };
-        let output = s.output.as_ref().map(json_text).or_else(|| (s.status == StepStatus::Completed).then(|| "null".to_owned()));
-        let error = s.error.as_ref().map(|e| serde_json::to_string(e)).transpose()?;
+        let output = s
+            .output
+            .as_ref()
+            .map(json_text)
+            .or_else(|| (s.status == StepStatus::Completed).then(|| "null".to_owned()));
+        let error = s.error.as_ref().map(serde_json::to_string).transpose()?;
         stmt.execute(params![
             run_id,
             s.id,
@@ -357,13 +382,24 @@ fn insert_steps(conn: &Connection, run_id: &str, attempt: u32, steps: &[StepResu
     Ok(())
 }
 
-fn insert_row(conn: &Connection, run_id: &str, row: &JournalEntry, kind: &str, attempt: u32, now_ms: i64) -> StoreResult<()> {
+fn insert_row(
+    conn: &Connection,
+    run_id: &str,
+    row: &JournalEntry,
+    kind: &str,
+    attempt: u32,
+    now_ms: i64,
+) -> StoreResult<()> {
     let status = match row.status {
         JournalStatus::Completed => "completed",
         JournalStatus::Failed => "failed",
         JournalStatus::TimedOut => "timed_out",
     };
-    let error = row.error.as_ref().map(|e| e.as_str().map(str::to_owned).unwrap_or_else(|| e.to_string()));
+    let error = row.error.as_ref().map(|e| {
+        e.as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| e.to_string())
+    });
     conn.prepare_cached(
         "INSERT OR IGNORE INTO steps (run_id, step_id, name, kind, status, output, error, started_ms, ended_ms, attempt) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
@@ -404,7 +440,10 @@ fn insert_run(conn: &Connection, run: &NewRun, event_id: &str, now_ms: i64) -> S
 /// The value at a dotted path of an event object, as JSON text for comparison.
 pub(crate) fn match_key(event: &Value, path: &str) -> String {
     let path = path.strip_prefix("event.").unwrap_or(path);
-    let v = path.split('.').try_fold(event, |v, k| v.get(k)).unwrap_or(&Value::Null);
+    let v = path
+        .split('.')
+        .try_fold(event, |v, k| v.get(k))
+        .unwrap_or(&Value::Null);
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -415,8 +454,12 @@ pub(crate) fn match_key(event: &Value, path: &str) -> String {
 /// output and makes the run due (§1.3 (b)).
 fn resolve_waits(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> StoreResult<()> {
     let candidates: Vec<(String, String, Option<String>, Option<String>)> = conn
-        .prepare_cached("SELECT run_id, step_id, match_path, match_value FROM waits WHERE event_name = ?1")?
-        .query_map([&event.name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .prepare_cached(
+            "SELECT run_id, step_id, match_path, match_value FROM waits WHERE event_name = ?1",
+        )?
+        .query_map([&event.name], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<Result<_, _>>()?;
     if candidates.is_empty() {
         return Ok(());
@@ -430,7 +473,9 @@ fn resolve_waits(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> Store
         if !matches {
             continue;
         }
-        let Some(run) = load_run(conn, &run_id)? else { continue };
+        let Some(run) = load_run(conn, &run_id)? else {
+            continue;
+        };
         let row = JournalEntry {
             id: step_id.clone(),
             name: String::new(),
@@ -445,7 +490,14 @@ fn resolve_waits(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> Store
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        insert_row(conn, &run_id, &JournalEntry { name, ..row }, "wait_for_event", run.attempt, now_ms)?;
+        insert_row(
+            conn,
+            &run_id,
+            &JournalEntry { name, ..row },
+            "wait_for_event",
+            run.attempt,
+            now_ms,
+        )?;
         conn.prepare_cached("DELETE FROM waits WHERE run_id = ?1 AND step_id = ?2")?
             .execute(params![run_id, step_id])?;
         conn.prepare_cached(
@@ -459,9 +511,18 @@ fn resolve_waits(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> Store
 
 /// Journals a finished child's result into its parent's invoke step and makes
 /// the parent due, if it still waits for that step.
-fn resolve_parent(conn: &Connection, child: &Run, result: Result<&Value, &Value>, now_ms: i64) -> StoreResult<()> {
-    let Some((parent_id, step_id)) = &child.parent else { return Ok(()) };
-    let Some(parent) = load_run(conn, parent_id)? else { return Ok(()) };
+fn resolve_parent(
+    conn: &Connection,
+    child: &Run,
+    result: Result<&Value, &Value>,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let Some((parent_id, step_id)) = &child.parent else {
+        return Ok(());
+    };
+    let Some(parent) = load_run(conn, parent_id)? else {
+        return Ok(());
+    };
     let row = match result {
         Ok(output) => JournalEntry {
             id: step_id.clone(),
@@ -471,7 +532,10 @@ fn resolve_parent(conn: &Connection, child: &Run, result: Result<&Value, &Value>
             error: None,
         },
         Err(error) => {
-            let cause = error.get("message").and_then(Value::as_str).unwrap_or("child run failed");
+            let cause = error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("child run failed");
             let error = serde_json::json!({ "function_id": child.function_id, "child_run_id": child.id, "cause": cause });
             JournalEntry {
                 id: step_id.clone(),
@@ -484,7 +548,12 @@ fn resolve_parent(conn: &Connection, child: &Run, result: Result<&Value, &Value>
     };
     insert_row(conn, parent_id, &row, "invoke", parent.attempt, now_ms)?;
     let waits_for_it = parent.status == RunStatus::Waiting
-        && parent.suspended_at.as_ref().and_then(|s| s.get("step_id")).and_then(Value::as_str) == Some(step_id);
+        && parent
+            .suspended_at
+            .as_ref()
+            .and_then(|s| s.get("step_id"))
+            .and_then(Value::as_str)
+            == Some(step_id);
     if waits_for_it {
         conn.prepare_cached(
             "UPDATE runs SET status = 'pending', due_ms = ?2, suspended_at = NULL, updated_ms = ?2 WHERE id = ?1",
@@ -496,9 +565,19 @@ fn resolve_parent(conn: &Connection, child: &Run, result: Result<&Value, &Value>
 
 /// Resolves the suspension of a waiting run whose deadline passed.
 fn resolve_deadline(conn: &Connection, run: &Run, now_ms: i64) -> StoreResult<()> {
-    let Some(suspension) = &run.suspended_at else { return Ok(()) };
-    let step_id = suspension.get("step_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let name = suspension.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let Some(suspension) = &run.suspended_at else {
+        return Ok(());
+    };
+    let step_id = suspension
+        .get("step_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let name = suspension
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let (status, kind) = match suspension.get("type").and_then(Value::as_str) {
         Some("sleep") => (JournalStatus::Completed, "sleep"),
         Some("wait_for_event") => {
@@ -509,12 +588,23 @@ fn resolve_deadline(conn: &Connection, run: &Run, now_ms: i64) -> StoreResult<()
         Some("invoke_function") => (JournalStatus::TimedOut, "invoke"),
         _ => return Ok(()),
     };
-    let row = JournalEntry { id: step_id, name, status, output: Value::Null, error: None };
+    let row = JournalEntry {
+        id: step_id,
+        name,
+        status,
+        output: Value::Null,
+        error: None,
+    };
     insert_row(conn, &run.id, &row, kind, run.attempt, now_ms)
 }
 
 impl Store for SqliteStore {
-    fn emit(&self, event: EventEnvelope, runs: Vec<NewRun>, now_ms: i64) -> BoxFuture<'_, StoreResult<Emitted>> {
+    fn emit(
+        &self,
+        event: EventEnvelope,
+        runs: Vec<NewRun>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<Emitted>> {
         self.write(move |conn| {
             if let Some(key) = &event.idempotency_key {
                 let first: Option<String> = conn
@@ -522,7 +612,11 @@ impl Store for SqliteStore {
                     .query_row([key], |r| r.get(0))
                     .optional()?;
                 if let Some(event_id) = first {
-                    return Ok(Emitted { event_id, run_ids: Vec::new(), duplicate: true });
+                    return Ok(Emitted {
+                        event_id,
+                        run_ids: Vec::new(),
+                        duplicate: true,
+                    });
                 }
             }
             insert_event(conn, &event, now_ms)?;
@@ -576,7 +670,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_steps(&self, run_id: &str, attempt: u32, steps: Vec<StepResult>) -> BoxFuture<'_, StoreResult<()>> {
+    fn record_steps(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        steps: Vec<StepResult>,
+    ) -> BoxFuture<'_, StoreResult<()>> {
         let run_id = run_id.to_owned();
         let now = crate::now_ms();
         self.write(move |conn| insert_steps(conn, &run_id, attempt, &steps, now))
@@ -626,7 +725,8 @@ impl Store for SqliteStore {
                     )?
                     .execute(params![run_id, json_text(&error), due_ms, now_ms])?;
                 }
-                Outcome::Suspended { suspension, due_ms, wait, child, journal_now } => {
+                Outcome::Suspended(s) => {
+                    let Suspension { suspension, due_ms, wait, child, journal_now } = *s;
                     if let Some(wait) = wait {
                         conn.prepare_cached(
                             "INSERT OR REPLACE INTO waits (run_id, step_id, event_name, match_path, match_value) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -719,10 +819,7 @@ impl Store for SqliteStore {
             let mut out = Vec::new();
             for row in rows {
                 let (step_id, name, kind, status, output, error, started_ms, ended_ms, attempt) = row?;
-                let error = match error {
-                    Some(text) => Some(serde_json::from_str(&text).unwrap_or(Value::String(text))),
-                    None => None,
-                };
+                let error = error.map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text)));
                 out.push(StepRow { step_id, name, kind, status, output: parse_json(output)?, error, started_ms, ended_ms, attempt });
             }
             Ok(out)

@@ -28,7 +28,9 @@ use crate::protocol::EventEnvelope;
     message = "`{Self}` is not an ironflow event type",
     label = "add `#[derive(ironflow::Event)]` and `#[event(name = \"..\")]`"
 )]
-pub trait Event: Serialize + DeserializeOwned + schemars::JsonSchema + Send + Sync + 'static {
+pub trait Event:
+    Serialize + DeserializeOwned + schemars::JsonSchema + Send + Sync + 'static
+{
     /// The event name (`"order.placed"`).
     const NAME: &'static str;
     /// The schema version, 1 or more.
@@ -83,7 +85,11 @@ pub struct Envelope<T> {
     #[serde(default = "default_version")]
     pub version: u32,
     /// Idempotency key the event was emitted with.
-    #[serde(default, alias = "idempotencyKey", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "idempotencyKey",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub idempotency_key: Option<String>,
     /// Origin (`api`, `webhook`, `cron`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,7 +134,10 @@ impl<T: DeserializeOwned> Envelope<T> {
     /// Decodes an event object as journaled for a matched wait (§1.3 (b)).
     pub(crate) fn from_journal(value: Value) -> Result<Self> {
         let wire: EventEnvelope = serde_json::from_value(value).map_err(|e| {
-            Error::new(ErrorKind::SchemaValidation, format!("journaled event is malformed: {e}"))
+            Error::new(
+                ErrorKind::SchemaValidation,
+                format!("journaled event is malformed: {e}"),
+            )
         })?;
         Self::from_wire(&wire)
     }
@@ -168,6 +177,10 @@ mod tests {
         assert!(!e.is_retryable());
         assert!(e.message().contains("at `amount`"), "{}", e.message());
         let e = decode_payload::<Order>("o", serde_json::json!({"amount": 1})).unwrap_err();
-        assert!(e.message().contains("missing field `order_id`"), "{}", e.message());
+        assert!(
+            e.message().contains("missing field `order_id`"),
+            "{}",
+            e.message()
+        );
     }
 }

@@ -5,7 +5,7 @@ mod record;
 mod registry;
 
 pub use record::{
-    Concurrency, Function, FunctionRecord, Mode, Registered, RetryPolicy, SourceLocation,
-    StepKind, StepSite, Trigger,
+    Concurrency, Function, FunctionRecord, IntoFunction, Mode, Registered, RetryPolicy,
+    SourceLocation, StepKind, StepSite, Trigger,
 };
 pub use registry::{Registry, RegistryError, registry};

@@ -206,9 +206,10 @@ impl fmt::Debug for FunctionRecord {
 
 /// A handle to a function declared with `#[ironflow::function]`.
 ///
-/// The macro turns `async fn process_order(..)` into a constant
-/// `process_order: Function`, so the function is a value you can register:
-/// `Registry::new().register(process_order)`.
+/// The macro turns `async fn process_order(..)` into `fn process_order() ->
+/// Function`, so the name is a value you can register,
+/// `Registry::new().register(process_order)` (see [`IntoFunction`]), and
+/// `process_order()` is the handle.
 #[derive(Clone, Copy)]
 pub struct Function(&'static FunctionRecord);
 
@@ -257,6 +258,25 @@ impl Function {
 impl fmt::Debug for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Function").field(&self.0.id).finish()
+    }
+}
+
+/// Anything that names a function: a [`Function`] handle, or the name of a
+/// `#[ironflow::function]` (a `fn() -> Function`).
+pub trait IntoFunction {
+    /// The handle.
+    fn into_function(self) -> Function;
+}
+
+impl IntoFunction for Function {
+    fn into_function(self) -> Function {
+        self
+    }
+}
+
+impl<F: Fn() -> Function> IntoFunction for F {
+    fn into_function(self) -> Function {
+        self()
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::record::{Function, Registered};
+use super::record::{Function, IntoFunction, Registered};
 
 /// Functions by id. Built from every `#[ironflow::function]` linked into the
 /// binary ([`Registry::from_inventory`], [`registry`]) or explicitly
@@ -51,7 +51,10 @@ impl Registry {
     /// Duplicate ids are all reported in one error.
     pub fn from_inventory() -> Result<Self, RegistryError> {
         let mut registry = Registry::new();
-        let mut all: Vec<_> = inventory::iter::<Registered>.into_iter().map(|r| Function::from_record(r.0)).collect();
+        let mut all: Vec<_> = inventory::iter::<Registered>
+            .into_iter()
+            .map(|r| Function::from_record(r.0))
+            .collect();
         // inventory's order is unspecified: sort for stable listings.
         all.sort_by_key(|f| (f.id(), f.record().location.file, f.record().location.line));
         for f in all {
@@ -61,8 +64,9 @@ impl Registry {
         Ok(registry)
     }
 
-    /// Adds a function (the handle `#[ironflow::function]` generates).
-    pub fn register(mut self, function: Function) -> Self {
+    /// Adds a function: the name of a `#[ironflow::function]`, or a [`Function`].
+    pub fn register(mut self, function: impl IntoFunction) -> Self {
+        let function = function.into_function();
         match self.by_id.get(function.id()) {
             Some(&i) => self.duplicates.push((self.functions[i], function)),
             None => {
@@ -122,7 +126,9 @@ impl Registry {
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.functions.iter().map(|f| f.id())).finish()
+        f.debug_list()
+            .entries(self.functions.iter().map(|f| f.id()))
+            .finish()
     }
 }
 

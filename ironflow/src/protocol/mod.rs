@@ -125,7 +125,11 @@ pub struct Invocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Resume>,
     /// Resolved secrets the function declared.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub secrets: BTreeMap<String, String>,
 }
 
@@ -364,9 +368,14 @@ fn parse_with_offset(s: &str) -> Option<SystemTime> {
 /// unit among `d`, `h`, `m`, `s`, `ms`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    const UNITS: [(u128, &str); 4] = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+    const UNITS: [(u128, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
     for (size, unit) in UNITS {
-        if ms >= size && ms % size == 0 {
+        if ms >= size && ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }
@@ -410,7 +419,11 @@ mod tests {
             ("250ms", 250),
         ];
         for (text, ms) in table {
-            assert_eq!(parse_duration(text), Some(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Some(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
         assert_eq!(parse_duration("ten minutes"), None);
         assert_eq!(parse_duration("-1s"), None);

@@ -54,7 +54,8 @@ impl SignatureError {
 
 fn mac(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     for part in parts {
         mac.update(part);
     }
@@ -62,13 +63,19 @@ fn mac(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
 }
 
 fn unix_seconds(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Builds the header value for `body` signed with `key` at time `now`.
 pub fn sign(key: &str, body: &[u8], now: SystemTime, format: SignatureFormat) -> String {
     let ts = unix_seconds(now).to_string();
-    let v1 = hex::encode(mac(key.as_bytes(), &[ts.as_bytes(), b".", body]).finalize().into_bytes());
+    let v1 = hex::encode(
+        mac(key.as_bytes(), &[ts.as_bytes(), b".", body])
+            .finalize()
+            .into_bytes(),
+    );
     let legacy = || hex::encode(mac(key.as_bytes(), &[body]).finalize().into_bytes());
     match format {
         SignatureFormat::V1 => format!("t={ts},v1={v1}"),
@@ -94,7 +101,10 @@ pub fn verify(
     let mut v1 = None;
     let mut legacy = None;
     for part in header.split(',') {
-        let (k, v) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
+        let (k, v) = part
+            .trim()
+            .split_once('=')
+            .ok_or(SignatureError::Malformed)?;
         match k {
             "t" => t = Some(v),
             "v1" => v1 = Some(v),
@@ -131,10 +141,21 @@ mod tests {
     #[test]
     fn v1_and_combined_round_trip() {
         let now = UNIX_EPOCH + Duration::from_secs(1_795_600_054);
-        for format in [SignatureFormat::V1, SignatureFormat::Both, SignatureFormat::Legacy] {
+        for format in [
+            SignatureFormat::V1,
+            SignatureFormat::Both,
+            SignatureFormat::Legacy,
+        ] {
             let h = sign("k", b"{}", now, format);
-            assert_eq!(verify("k", Some(&h), b"{}", now, true), Ok(()), "{format:?}");
-            assert_eq!(verify("other", Some(&h), b"{}", now, true), Err(SignatureError::Mismatch));
+            assert_eq!(
+                verify("k", Some(&h), b"{}", now, true),
+                Ok(()),
+                "{format:?}"
+            );
+            assert_eq!(
+                verify("other", Some(&h), b"{}", now, true),
+                Err(SignatureError::Mismatch)
+            );
         }
     }
 
@@ -142,7 +163,10 @@ mod tests {
     fn legacy_alone_needs_opt_in() {
         let now = SystemTime::now();
         let h = sign("k", b"{}", now, SignatureFormat::Legacy);
-        assert_eq!(verify("k", Some(&h), b"{}", now, false), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify("k", Some(&h), b"{}", now, false),
+            Err(SignatureError::Malformed)
+        );
         let both = sign("k", b"{}", now, SignatureFormat::Both);
         assert_eq!(verify("k", Some(&both), b"{}", now, false), Ok(()));
     }
@@ -151,16 +175,34 @@ mod tests {
     fn stale_and_future_timestamps_are_rejected() {
         let then = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let h = sign("k", b"x", then, SignatureFormat::V1);
-        assert_eq!(verify("k", Some(&h), b"x", then + Duration::from_secs(301), false), Err(SignatureError::Stale));
-        assert_eq!(verify("k", Some(&h), b"x", then - Duration::from_secs(301), false), Err(SignatureError::Stale));
-        assert_eq!(verify("k", Some(&h), b"x", then + Duration::from_secs(300), false), Ok(()));
+        assert_eq!(
+            verify("k", Some(&h), b"x", then + Duration::from_secs(301), false),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify("k", Some(&h), b"x", then - Duration::from_secs(301), false),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify("k", Some(&h), b"x", then + Duration::from_secs(300), false),
+            Ok(())
+        );
     }
 
     #[test]
     fn malformed_and_missing() {
         let now = SystemTime::now();
-        assert_eq!(verify("k", None, b"", now, false), Err(SignatureError::Missing));
-        assert_eq!(verify("k", Some("garbage"), b"", now, false), Err(SignatureError::Malformed));
-        assert_eq!(verify("k", Some("t=1"), b"", now, false), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify("k", None, b"", now, false),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify("k", Some("garbage"), b"", now, false),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify("k", Some("t=1"), b"", now, false),
+            Err(SignatureError::Malformed)
+        );
     }
 }

@@ -149,23 +149,41 @@ impl Serve {
     pub async fn handle(&self, method: &Method, headers: &HeaderMap, body: &[u8]) -> Response {
         let inner = &*self.inner;
         if method != Method::POST {
-            return error_response(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "only POST is allowed");
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "only POST is allowed",
+            );
         }
         if body.len() > inner.max_body_bytes {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
-                format_args!("request body of {} bytes exceeds the limit of {} bytes", body.len(), inner.max_body_bytes),
+                format_args!(
+                    "request body of {} bytes exceeds the limit of {} bytes",
+                    body.len(),
+                    inner.max_body_bytes
+                ),
             );
         }
         if let Some(key) = &inner.signing_key {
             let header = headers.get(signature::HEADER).and_then(|h| h.to_str().ok());
-            if let Err(e) = signature::verify(key, header, body, inner.clock.now(), inner.allow_legacy_signatures) {
+            if let Err(e) = signature::verify(
+                key,
+                header,
+                body,
+                inner.clock.now(),
+                inner.allow_legacy_signatures,
+            ) {
                 return signature_rejection(e);
             }
         }
         let Ok(value) = serde_json::from_slice::<Value>(body) else {
-            return error_response(StatusCode::BAD_REQUEST, "INVALID_JSON", "request body is not valid JSON");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                "request body is not valid JSON",
+            );
         };
         let invocation: Invocation = match serde_json::from_value(value) {
             Ok(inv) => inv,
@@ -211,7 +229,10 @@ impl Serve {
                     Err(_) => error_response(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "PAYLOAD_TOO_LARGE",
-                        format_args!("request body exceeds the limit of {} bytes", serve.inner.max_body_bytes),
+                        format_args!(
+                            "request body exceeds the limit of {} bytes",
+                            serve.inner.max_body_bytes
+                        ),
                     ),
                 }
             }

@@ -45,14 +45,24 @@ impl Clock for SystemClock {
 pub trait Publisher: Send + Sync + fmt::Debug {
     /// Publishes `data` on `topic` with an idempotency key; returns what the
     /// engine answered (journaled as the step's output).
-    fn publish(&self, topic: &str, data: Value, idempotency_key: &str) -> BoxFuture<'static, Result<Value>>;
+    fn publish(
+        &self,
+        topic: &str,
+        data: Value,
+        idempotency_key: &str,
+    ) -> BoxFuture<'static, Result<Value>>;
 }
 
 /// Where each step result goes as soon as it is recorded: the engine's
 /// strict durability journals (and fsyncs) it before the body goes on.
 pub trait StepSink: Send + Sync + fmt::Debug {
     /// Durably records one step result of `run_id`.
-    fn record(&self, run_id: &str, attempt: u32, step: StepResult) -> BoxFuture<'static, Result<()>>;
+    fn record(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        step: StepResult,
+    ) -> BoxFuture<'static, Result<()>>;
 }
 
 /// Overrides of step execution, used by the testing client.
@@ -238,6 +248,8 @@ impl Execution {
         compensation_for: Option<String>,
     ) -> StepResult {
         let (status, output, error) = match outcome {
+            // Compensations report no output, as the official SDKs do.
+            Ok(_) if kind == StepType::Compensate => (StepStatus::Completed, None, None),
             Ok(v) => (StepStatus::Completed, Some(v), None),
             Err(e) => (
                 StepStatus::Failed,
@@ -332,17 +344,37 @@ impl Execution {
                 continue;
             }
             let started = self.begin();
-            let outcome = AssertUnwindSafe(undo()).catch_unwind().await.unwrap_or_else(|panic| {
-                Err(Error::terminal(format!("compensation panicked: {}", panic_message(&*panic))))
-            });
+            let outcome = AssertUnwindSafe(undo())
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    Err(Error::terminal(format!(
+                        "compensation panicked: {}",
+                        panic_message(&*panic)
+                    )))
+                });
             match outcome {
                 Ok(()) => {
-                    self.finish(started, id, step_name, StepType::Compensate, Ok(Value::Null), Some(name));
+                    self.finish(
+                        started,
+                        id,
+                        step_name,
+                        StepType::Compensate,
+                        Ok(Value::Null),
+                        Some(name),
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(step = %step_name, error = %e, "compensation failed; running the others");
                     let e = e.into_terminal();
-                    self.finish(started, id, step_name, StepType::Compensate, Err(&e), Some(name));
+                    self.finish(
+                        started,
+                        id,
+                        step_name,
+                        StepType::Compensate,
+                        Err(&e),
+                        Some(name),
+                    );
                 }
             }
         }
@@ -350,7 +382,11 @@ impl Execution {
 }
 
 /// Builds the shared state for one invocation of `record`.
-pub(crate) fn new_execution(record: &FunctionRecord, wire: &WireInvocation, env: &ExecEnv) -> Arc<Execution> {
+pub(crate) fn new_execution(
+    record: &FunctionRecord,
+    wire: &WireInvocation,
+    env: &ExecEnv,
+) -> Arc<Execution> {
     Arc::new(Execution {
         run_id: wire.run_id.clone(),
         function_id: wire.function_id.clone(),
@@ -383,7 +419,11 @@ enum Outcome {
 /// the protocol response: completed steps are replayed from the journal, the
 /// first new suspension ends the invocation, and a terminal failure runs the
 /// compensations.
-pub async fn execute(record: &FunctionRecord, wire: WireInvocation, env: &ExecEnv) -> InvocationResponse {
+pub async fn execute(
+    record: &FunctionRecord,
+    wire: WireInvocation,
+    env: &ExecEnv,
+) -> InvocationResponse {
     let span = tracing::info_span!(
         "ironflow.run",
         function_id = %wire.function_id,
@@ -393,9 +433,15 @@ pub async fn execute(record: &FunctionRecord, wire: WireInvocation, env: &ExecEn
     execute_inner(record, wire, env).instrument(span).await
 }
 
-async fn execute_inner(record: &FunctionRecord, wire: WireInvocation, env: &ExecEnv) -> InvocationResponse {
+async fn execute_inner(
+    record: &FunctionRecord,
+    wire: WireInvocation,
+    env: &ExecEnv,
+) -> InvocationResponse {
     let exec = new_execution(record, &wire, env);
-    let terminal_on_failure = wire.max_attempts.is_some_and(|max| max > 0 && wire.attempt >= max)
+    let terminal_on_failure = wire
+        .max_attempts
+        .is_some_and(|max| max > 0 && wire.attempt >= max)
         && wire.on_exhausted != Some(OnExhausted::Pause);
     let invocation = crate::step::Invocation {
         exec: exec.clone(),
@@ -439,7 +485,8 @@ fn error_info(err: &Error) -> ErrorInfo {
     ErrorInfo {
         message: err.message().to_owned(),
         code: Some(err.code().to_owned()),
-        step_id: err.step_id().map(str::to_owned),
+        // The failed step is in `steps`; the official SDKs leave this out.
+        step_id: None,
         retryable: err.is_retryable(),
         stack: None,
         retry_after_ms: err.retry_after().map(|d| d.as_millis() as u64),
@@ -473,7 +520,12 @@ where
         },
         None => fut.await,
     };
-    caught.unwrap_or_else(|panic| Err(Error::retryable(format!("step panicked: {}", panic_message(&*panic)))))
+    caught.unwrap_or_else(|panic| {
+        Err(Error::retryable(format!(
+            "step panicked: {}",
+            panic_message(&*panic)
+        )))
+    })
 }
 
 /// A wire event from its parts (used by the testing client and transports).

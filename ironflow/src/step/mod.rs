@@ -102,8 +102,11 @@ impl Secrets {
     /// The secret's value, or a terminal configuration error naming it.
     pub fn require(&self, name: &str) -> Result<&str> {
         self.get(name).ok_or_else(|| {
-            Error::new(ErrorKind::Config, format!("secret `{name}` was not provided by the engine"))
-                .into_terminal()
+            Error::new(
+                ErrorKind::Config,
+                format!("secret `{name}` was not provided by the engine"),
+            )
+            .into_terminal()
         })
     }
 
@@ -129,8 +132,10 @@ fn check_name(name: &str) -> Result<()> {
 
 fn decode_output<T: DeserializeOwned>(name: &str, value: Value) -> Result<T> {
     serde_json::from_value(value).map_err(|e| {
-        Error::terminal(format!("output of step `{name}` does not deserialize into the expected type: {e}"))
-            .with_code("SERIALIZATION_ERROR")
+        Error::terminal(format!(
+            "output of step `{name}` does not deserialize into the expected type: {e}"
+        ))
+        .with_code("SERIALIZATION_ERROR")
     })
 }
 
@@ -198,11 +203,10 @@ impl<E> Ctx<E> {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn run<T, Err, F, Fut>(&self, name: impl Into<String>, f: F) -> Run<'_, E, F>
+    pub fn run<T, F, Fut>(&self, name: impl Into<String>, f: F) -> Run<'_, E, F>
     where
         F: FnOnce() -> Fut + Send,
-        Fut: Future<Output = std::result::Result<T, Err>> + Send,
-        Err: Into<Error>,
+        Fut: Future<Output = Result<T>> + Send,
         T: Serialize + DeserializeOwned + Send,
     {
         Run {
@@ -222,7 +226,9 @@ impl<E> Ctx<E> {
         }
         self.exec.note_claim(&id);
         if duration.is_zero() {
-            return Err(Error::validation(format!("sleep `{name}` needs a duration greater than zero")));
+            return Err(Error::validation(format!(
+                "sleep `{name}` needs a duration greater than zero"
+            )));
         }
         let until = self.exec.now() + duration;
         self.exec
@@ -294,7 +300,9 @@ impl<E> Ctx<E> {
         self.exec.note_claim(&id);
         let event = filter.event.trim().to_owned();
         if event.is_empty() {
-            return Err(Error::validation(format!("wait_for_event `{name}` needs a non-empty event name")));
+            return Err(Error::validation(format!(
+                "wait_for_event `{name}` needs a non-empty event name"
+            )));
         }
         let output = self
             .exec
@@ -317,12 +325,18 @@ impl<E> Ctx<E> {
 
     /// Invokes another function and waits for its output (a child run).
     /// Chain `.timeout(..)` to change the default of 30 s.
-    pub fn invoke<O: DeserializeOwned>(&self, function_id: &str, input: impl Serialize) -> Invoke<'_, E, O> {
+    pub fn invoke<O: DeserializeOwned>(
+        &self,
+        function_id: &str,
+        input: impl Serialize,
+    ) -> Invoke<'_, E, O> {
         Invoke {
             ctx: self,
             function_id: function_id.to_owned(),
             input: serde_json::to_value(input).map_err(|e| {
-                Error::terminal(format!("input of invoke `{function_id}` is not serializable: {e}"))
+                Error::terminal(format!(
+                    "input of invoke `{function_id}` is not serializable: {e}"
+                ))
             }),
             timeout: DEFAULT_INVOKE_TIMEOUT,
             _out: std::marker::PhantomData,
@@ -332,8 +346,11 @@ impl<E> Ctx<E> {
     /// Starts another function without waiting; returns the child run id.
     pub async fn invoke_async(&self, function_id: &str, input: impl Serialize) -> Result<String> {
         check_name(function_id)?;
-        let input = serde_json::to_value(input)
-            .map_err(|e| Error::terminal(format!("input of invoke `{function_id}` is not serializable: {e}")))?;
+        let input = serde_json::to_value(input).map_err(|e| {
+            Error::terminal(format!(
+                "input of invoke `{function_id}` is not serializable: {e}"
+            ))
+        })?;
         let id = self.scope.claim(function_id);
         if let Some(row) = self.exec.journaled(&id) {
             return match row.status {
@@ -355,15 +372,14 @@ impl<E> Ctx<E> {
 
     /// Registers a compensation for a completed step. It runs only if the run
     /// fails terminally, newest first, journaled as `compensate:<name>`.
-    pub fn compensate<T, Err, F, Fut>(&self, step_name: &str, undo: F)
+    pub fn compensate<T, F, Fut>(&self, step_name: &str, undo: F)
     where
         F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = std::result::Result<T, Err>> + Send + 'static,
-        Err: Into<Error>,
+        Fut: Future<Output = Result<T>> + Send + 'static,
     {
         self.exec.register_compensation(
             step_name.to_owned(),
-            Box::new(move || Box::pin(async move { undo().await.map(drop).map_err(Into::into) })),
+            Box::new(move || Box::pin(async move { undo().await.map(drop) })),
         );
     }
 
@@ -385,7 +401,11 @@ impl<E> Ctx<E> {
         let outcome = match self.exec.publish_hook(topic, &data) {
             Some(mocked) => mocked,
             None => match &self.exec.publisher {
-                Some(publisher) => publisher.publish(topic, data, &publish_idempotency_key(&id)).await,
+                Some(publisher) => {
+                    publisher
+                        .publish(topic, data, &publish_idempotency_key(&id))
+                        .await
+                }
                 None => Err(Error::new(
                     ErrorKind::Config,
                     "step.publish needs an engine to publish to: set IRONFLOW_SERVER_URL",
@@ -394,7 +414,9 @@ impl<E> Ctx<E> {
         };
         match outcome {
             Ok(output) => {
-                self.exec.finish_durably(started, id, name, StepType::Invoke, Ok(output)).await
+                self.exec
+                    .finish_durably(started, id, name, StepType::Invoke, Ok(output))
+                    .await
             }
             Err(e) => {
                 self.exec
@@ -415,7 +437,12 @@ impl<E> Ctx<E> {
     }
 
     /// Maps `f(item, ctx, index)` over `items`, each item in its own branch scope.
-    pub fn map<I, T, F, Fut>(&self, name: &str, items: impl IntoIterator<Item = I>, f: F) -> Map<E, I, F>
+    pub fn map<I, T, F, Fut>(
+        &self,
+        name: &str,
+        items: impl IntoIterator<Item = I>,
+        f: F,
+    ) -> Map<E, I, F>
     where
         F: Fn(I, Ctx<E>, usize) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T>> + Send + 'static,
@@ -434,7 +461,11 @@ fn step_error(err: Error, id: &str, name: &str) -> Error {
     } else {
         ErrorKind::Step
     };
-    let code = if kind == ErrorKind::Timeout { "STEP_TIMEOUT" } else { "STEP_FAILED" };
+    let code = if kind == ErrorKind::Timeout {
+        "STEP_TIMEOUT"
+    } else {
+        "STEP_FAILED"
+    };
     let retryable = err.is_retryable();
     let mut wrapped = Error::new(kind, err.message().to_owned())
         .with_code(code)
@@ -469,29 +500,44 @@ fn child_run_id(function_id: &str, output: &Value) -> Result<String> {
         .or_else(|| output.get("runId"))
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| Error::terminal(format!("journaled invoke_async `{function_id}` has no run_id")))
+        .ok_or_else(|| {
+            Error::terminal(format!(
+                "journaled invoke_async `{function_id}` has no run_id"
+            ))
+        })
 }
 
 /// The error of a failed or timed-out invoke row (§2.4 step 4).
 fn invoke_error(function_id: &str, error: Option<&Value>, status: JournalStatus) -> Error {
     if status == JournalStatus::TimedOut {
-        return Error::new(ErrorKind::Timeout, format!("invoke '{function_id}' timed out"))
-            .with_code("INVOKE_TIMEOUT")
-            .into_terminal();
+        return Error::new(
+            ErrorKind::Timeout,
+            format!("invoke '{function_id}' timed out"),
+        )
+        .with_code("INVOKE_TIMEOUT")
+        .into_terminal();
     }
     // Push sends the error as a JSON-encoded string, pull as an object.
     let parsed = match error {
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Some(Value::String(s)) => {
+            serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.clone()))
+        }
         Some(v) => v.clone(),
         None => Value::Null,
     };
     let (child, cause) = match &parsed {
         Value::Object(map) => (
-            map.get("child_run_id").and_then(Value::as_str).map(str::to_owned),
+            map.get("child_run_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             map.get("cause")
                 .or_else(|| map.get("message"))
                 .or_else(|| map.get("error"))
-                .map(|c| c.as_str().map(str::to_owned).unwrap_or_else(|| c.to_string())),
+                .map(|c| {
+                    c.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| c.to_string())
+                }),
         ),
         Value::String(s) => (None, Some(s.clone())),
         _ => (None, None),
@@ -598,7 +644,10 @@ pub struct Run<'a, E, F> {
 
 impl<E, F> fmt::Debug for Run<'_, E, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Run").field("name", &self.name).field("timeout", &self.timeout).finish()
+        f.debug_struct("Run")
+            .field("name", &self.name)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -610,12 +659,11 @@ impl<E, F> Run<'_, E, F> {
     }
 }
 
-impl<'a, E, T, Err, F, Fut> IntoFuture for Run<'a, E, F>
+impl<'a, E, T, F, Fut> IntoFuture for Run<'a, E, F>
 where
     E: Send + Sync + 'static,
     F: FnOnce() -> Fut + Send + 'a,
-    Fut: Future<Output = std::result::Result<T, Err>> + Send + 'a,
-    Err: Into<Error> + 'a,
+    Fut: Future<Output = Result<T>> + Send + 'a,
     T: Serialize + DeserializeOwned + Send + 'a,
 {
     type Output = Result<T>;
@@ -623,7 +671,12 @@ where
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let Run { ctx, name, f, timeout } = self;
+            let Run {
+                ctx,
+                name,
+                f,
+                timeout,
+            } = self;
             check_name(&name)?;
             let id = ctx.scope.claim(&name);
             let exec = &ctx.exec;
@@ -638,12 +691,13 @@ where
                 // The invocation already ends at a suspension: start no new work.
                 return exec.park().await;
             }
-            let span = tracing::info_span!("ironflow.step", step = %name, step_id = %id, kind = "run");
+            let span =
+                tracing::info_span!("ironflow.step", step = %name, step_id = %id, kind = "run");
             let started = exec.begin();
             let outcome = match exec.hook_for(&name, &id) {
                 Some(mocked) => mocked,
                 None => {
-                    let body = async move { f().await.map_err(Into::into) };
+                    let body = f();
                     let body = tracing::Instrument::instrument(body, span);
                     run_body(body, timeout.or(exec.step_timeout))
                         .await
@@ -651,15 +705,23 @@ where
                 }
             };
             // Round-trip through JSON so the first execution sees exactly what a replay will.
-            let outcome = outcome.and_then(|v| decode_output::<T>(&name, v.clone()).map(|t| (v, t)));
+            let outcome =
+                outcome.and_then(|v| decode_output::<T>(&name, v.clone()).map(|t| (v, t)));
             match outcome {
                 Ok((value, typed)) => {
-                    exec.finish_durably(started, id, name, StepType::Invoke, Ok(value)).await?;
+                    exec.finish_durably(started, id, name, StepType::Invoke, Ok(value))
+                        .await?;
                     Ok(typed)
                 }
                 Err(e) => {
-                    exec.finish_durably(started, id.clone(), name.clone(), StepType::Invoke, Err(&e))
-                        .await?;
+                    exec.finish_durably(
+                        started,
+                        id.clone(),
+                        name.clone(),
+                        StepType::Invoke,
+                        Err(&e),
+                    )
+                    .await?;
                     Err(step_error(e, &id, &name))
                 }
             }
@@ -704,7 +766,13 @@ where
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let Invoke { ctx, function_id, input, timeout, .. } = self;
+            let Invoke {
+                ctx,
+                function_id,
+                input,
+                timeout,
+                ..
+            } = self;
             check_name(&function_id)?;
             let input = input?;
             let id = ctx.scope.claim(&function_id);

@@ -17,6 +17,7 @@ type AnyBox = Box<dyn Any + Send>;
 
 /// One branch, type-erased so tuples of different output types share a runner.
 #[doc(hidden)]
+#[allow(unreachable_pub)]
 pub type BranchFuture = BoxFuture<'static, Result<AnyBox>>;
 
 /// The branches of a [`Ctx::parallel`]: a tuple of closures `|ctx| async {..}`
@@ -116,7 +117,11 @@ tuple_branches!((0 F0 Fut0 T0), (1 F1 Fut1 T1), (2 F2 Fut2 T2), (3 F3 Fut3 T3), 
 /// Runs branch futures with at most `limit` at once. Fail-fast returns the
 /// first error and drops (cancels) the branches still running; otherwise
 /// every result is returned at its branch's index.
-async fn run_branches(futures: Vec<BranchFuture>, limit: Option<usize>, fail_fast: bool) -> Result<Vec<Result<AnyBox>>> {
+async fn run_branches(
+    futures: Vec<BranchFuture>,
+    limit: Option<usize>,
+    fail_fast: bool,
+) -> Result<Vec<Result<AnyBox>>> {
     let n = futures.len();
     let mut results: Vec<Option<Result<AnyBox>>> = (0..n).map(|_| None).collect();
     let limit = limit.unwrap_or(n).max(1);
@@ -165,7 +170,10 @@ pub struct ParallelSettled<E, B>(Parallel<E, B>);
 
 impl<E, B> fmt::Debug for Parallel<E, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Parallel").field("name", &self.name).field("limit", &self.limit).finish()
+        f.debug_struct("Parallel")
+            .field("name", &self.name)
+            .field("limit", &self.limit)
+            .finish()
     }
 }
 
@@ -205,7 +213,9 @@ impl<E: Send + Sync + 'static, B: Branches<E> + 'static> IntoFuture for Parallel
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             check_name(&self.name)?;
-            let futures = self.branches.into_futures(&mut branch_contexts(&self.ctx, &self.name));
+            let futures = self
+                .branches
+                .into_futures(&mut branch_contexts(&self.ctx, &self.name));
             let values = run_branches(futures, self.limit, true).await?;
             Ok(B::assemble(values.into_iter().collect::<Result<Vec<_>>>()?))
         })
@@ -217,11 +227,18 @@ impl<E: Send + Sync + 'static, B: Branches<E> + 'static> IntoFuture for Parallel
     type IntoFuture = BoxFuture<'static, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let Parallel { ctx, name, branches, limit } = self.0;
+        let Parallel {
+            ctx,
+            name,
+            branches,
+            limit,
+        } = self.0;
         Box::pin(async move {
             check_name(&name)?;
             let futures = branches.into_futures(&mut branch_contexts(&ctx, &name));
-            Ok(B::assemble_settled(run_branches(futures, limit, false).await?))
+            Ok(B::assemble_settled(
+                run_branches(futures, limit, false).await?,
+            ))
         })
     }
 }
@@ -313,7 +330,10 @@ where
         Box::pin(async move {
             checked?;
             let values = run_branches(futures, limit, true).await?;
-            values.into_iter().map(|r| r.map(take::<T>)).collect::<Result<Vec<T>, Error>>()
+            values
+                .into_iter()
+                .map(|r| r.map(take::<T>))
+                .collect::<Result<Vec<T>, Error>>()
         })
     }
 }

@@ -16,6 +16,7 @@ use crate::protocol::{
 use crate::testing::FakeClock;
 
 type Body = fn(Invocation) -> BoxFuture<'static, Result<Value>>;
+type BoxedBranch = Box<dyn FnOnce(Ctx) -> BoxFuture<'static, Result<Value>> + Send>;
 
 fn record(id: &'static str, body: Body) -> &'static FunctionRecord {
     Box::leak(Box::new(FunctionRecord {
@@ -37,7 +38,11 @@ fn record(id: &'static str, body: Body) -> &'static FunctionRecord {
         steps: &[],
         fingerprint: 0,
         call: body,
-        location: SourceLocation { file: file!(), line: line!(), column: 0 },
+        location: SourceLocation {
+            file: file!(),
+            line: line!(),
+            column: 0,
+        },
     }))
 }
 
@@ -51,13 +56,21 @@ fn wire(run_id: &str, steps: Vec<JournalEntry>) -> Wire {
 }
 
 fn done(id: &str, output: Value) -> JournalEntry {
-    JournalEntry { id: id.into(), name: String::new(), status: JournalStatus::Completed, output, error: None }
+    JournalEntry {
+        id: id.into(),
+        name: String::new(),
+        status: JournalStatus::Completed,
+        output,
+        error: None,
+    }
 }
 
 const T0: u64 = 1_795_600_054;
 
 fn env() -> ExecEnv {
-    ExecEnv::default().with_clock(Arc::new(FakeClock::new(UNIX_EPOCH + Duration::from_secs(T0))))
+    ExecEnv::default().with_clock(Arc::new(FakeClock::new(
+        UNIX_EPOCH + Duration::from_secs(T0),
+    )))
 }
 
 async fn run(body: Body, wire: Wire) -> InvocationResponse {
@@ -91,22 +104,39 @@ async fn first_invocation_runs_every_step_and_replay_runs_only_new_ones() {
     let first = run(three_steps, wire("r1", vec![])).await;
     assert_eq!(first.status, InvocationStatus::Completed);
     assert_eq!(ids(&first), ["r1:validate:0", "r1:charge:0", "r1:ship:0"]);
-    assert_eq!(first.result, Some(json!(["validate-done", "charge-done", "ship-done"])));
+    assert_eq!(
+        first.result,
+        Some(json!(["validate-done", "charge-done", "ship-done"]))
+    );
     let before = THREE_RAN.load(Ordering::SeqCst);
 
-    let journal = vec![done("r2:validate:0", json!("memo-v")), done("r2:charge:0", json!("memo-c"))];
+    let journal = vec![
+        done("r2:validate:0", json!("memo-v")),
+        done("r2:charge:0", json!("memo-c")),
+    ];
     let replay = run(three_steps, wire("r2", journal)).await;
     assert_eq!(ids(&replay), ["r2:ship:0"]);
-    assert_eq!(replay.result, Some(json!(["memo-v", "memo-c", "ship-done"])));
-    assert_eq!(THREE_RAN.load(Ordering::SeqCst) - before, 1, "journaled steps must not run again");
+    assert_eq!(
+        replay.result,
+        Some(json!(["memo-v", "memo-c", "ship-done"]))
+    );
+    assert_eq!(
+        THREE_RAN.load(Ordering::SeqCst) - before,
+        1,
+        "journaled steps must not run again"
+    );
 }
 
 fn sleeper(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
     call(inv, |ctx: Ctx| async move {
-        ctx.run("prepare", || async { Ok::<_, Error>("prepared".to_string()) }).await?;
+        ctx.run("prepare", || async {
+            Ok::<_, Error>("prepared".to_string())
+        })
+        .await?;
         // Swallowing the suspension must not let the body go on.
         let _ = ctx.sleep("cool-down", Duration::from_secs(3600)).await;
-        ctx.run("after", || async { Ok::<_, Error>("done".to_string()) }).await
+        ctx.run("after", || async { Ok::<_, Error>("done".to_string()) })
+            .await
     })
 }
 
@@ -114,15 +144,25 @@ fn sleeper(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
 async fn sleep_yields_with_a_deadline_and_resumes_from_the_journal() {
     let r = run(sleeper, wire("r", vec![])).await;
     assert_eq!(r.status, InvocationStatus::Yielded);
-    assert_eq!(ids(&r), ["r:prepare:0"], "`after` must not run past a suspension");
+    assert_eq!(
+        ids(&r),
+        ["r:prepare:0"],
+        "`after` must not run past a suspension"
+    );
     match r.yield_info.unwrap() {
         YieldInfo::Sleep { step_id, until } => {
             assert_eq!(step_id, "r:cool-down:0");
-            assert_eq!(until, format_timestamp(UNIX_EPOCH + Duration::from_secs(T0 + 3600)));
+            assert_eq!(
+                until,
+                format_timestamp(UNIX_EPOCH + Duration::from_secs(T0 + 3600))
+            );
         }
         other => panic!("expected a sleep, got {other:?}"),
     }
-    let journal = vec![done("r:prepare:0", json!("prepared")), done("r:cool-down:0", Value::Null)];
+    let journal = vec![
+        done("r:prepare:0", json!("prepared")),
+        done("r:cool-down:0", Value::Null),
+    ];
     let r = run(sleeper, wire("r", journal)).await;
     assert_eq!(r.status, InvocationStatus::Completed);
     assert_eq!(ids(&r), ["r:after:0"]);
@@ -133,7 +173,9 @@ fn waiter(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
         let got = ctx
             .wait_for_event::<Value>(
                 "approval",
-                WaitForEvent::new(" order.approved ").matching("data.order_id").timeout(Duration::from_secs(172_800)),
+                WaitForEvent::new(" order.approved ")
+                    .matching("data.order_id")
+                    .timeout(Duration::from_secs(172_800)),
             )
             .await?;
         Ok::<_, Error>(got.map(|e| e.data))
@@ -143,17 +185,27 @@ fn waiter(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
 #[tokio::test]
 async fn wait_for_event_yields_a_filter_then_returns_the_event_or_none() {
     let r = run(waiter, wire("r", vec![])).await;
-    let Some(YieldInfo::WaitForEvent { step_id, event_filter }) = r.yield_info else { panic!("{r:?}") };
+    let Some(YieldInfo::WaitForEvent {
+        step_id,
+        event_filter,
+    }) = r.yield_info
+    else {
+        panic!("{r:?}")
+    };
     assert_eq!(step_id, "r:approval:0");
     assert_eq!(event_filter.event, "order.approved");
     assert_eq!(event_filter.timeout, "2d");
     assert_eq!(event_filter.match_path.as_deref(), Some("data.order_id"));
 
-    let event = json!({"id": "e2", "name": "order.approved", "data": {"by": "alice"}, "timestamp": "t"});
+    let event =
+        json!({"id": "e2", "name": "order.approved", "data": {"by": "alice"}, "timestamp": "t"});
     let r = run(waiter, wire("r", vec![done("r:approval:0", event)])).await;
     assert_eq!(r.result, Some(json!({"by": "alice"})));
 
-    let timed_out = JournalEntry { status: JournalStatus::TimedOut, ..done("r:approval:0", Value::Null) };
+    let timed_out = JournalEntry {
+        status: JournalStatus::TimedOut,
+        ..done("r:approval:0", Value::Null)
+    };
     let r = run(waiter, wire("r", vec![timed_out])).await;
     assert_eq!(r.status, InvocationStatus::Completed);
     assert_eq!(r.result, Some(Value::Null));
@@ -161,7 +213,10 @@ async fn wait_for_event_yields_a_filter_then_returns_the_event_or_none() {
 
 fn invoker(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
     call(inv, |ctx: Ctx| async move {
-        let out: Value = ctx.invoke("child-fn", json!({"x": 1})).timeout(Duration::from_secs(60)).await?;
+        let out: Value = ctx
+            .invoke("child-fn", json!({"x": 1}))
+            .timeout(Duration::from_secs(60))
+            .await?;
         let child = ctx.invoke_async("notify", json!({})).await?;
         Ok::<_, Error>(json!({"out": out, "child": child}))
     })
@@ -180,13 +235,27 @@ async fn invoke_yields_then_returns_output_or_a_terminal_invoke_error() {
         })
     );
     let r = run(invoker, wire("r", vec![done("r:child-fn:0", json!(7))])).await;
-    assert!(matches!(r.yield_info, Some(YieldInfo::InvokeFunctionAsync { ref function_id, .. }) if function_id == "notify"));
-    let r = run(invoker, wire("r", vec![done("r:child-fn:0", json!(7)), done("r:notify:0", json!({"run_id": "c1"}))])).await;
+    assert!(
+        matches!(r.yield_info, Some(YieldInfo::InvokeFunctionAsync { ref function_id, .. }) if function_id == "notify")
+    );
+    let r = run(
+        invoker,
+        wire(
+            "r",
+            vec![
+                done("r:child-fn:0", json!(7)),
+                done("r:notify:0", json!({"run_id": "c1"})),
+            ],
+        ),
+    )
+    .await;
     assert_eq!(r.result, Some(json!({"out": 7, "child": "c1"})));
 
     let failed = JournalEntry {
         status: JournalStatus::Failed,
-        error: Some(json!("{\"function_id\": \"child-fn\", \"child_run_id\": \"run_c\", \"cause\": \"boom\"}")),
+        error: Some(json!(
+            "{\"function_id\": \"child-fn\", \"child_run_id\": \"run_c\", \"cause\": \"boom\"}"
+        )),
         ..done("r:child-fn:0", Value::Null)
     };
     let r = run(invoker, wire("r", vec![failed])).await;
@@ -204,10 +273,17 @@ fn fanout(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
             .parallel(
                 "fanout",
                 (
-                    |s: Ctx| async move { s.run("fetch", || async { Ok::<_, Error>("a".to_string()) }).await },
                     |s: Ctx| async move {
-                        let b1: String = s.run("fetch", || async { Ok::<_, Error>("b".to_string()) }).await?;
-                        let b2: String = s.run("fetch", || async { Ok::<_, Error>("b2".to_string()) }).await?;
+                        s.run("fetch", || async { Ok::<_, Error>("a".to_string()) })
+                            .await
+                    },
+                    |s: Ctx| async move {
+                        let b1: String = s
+                            .run("fetch", || async { Ok::<_, Error>("b".to_string()) })
+                            .await?;
+                        let b2: String = s
+                            .run("fetch", || async { Ok::<_, Error>("b2".to_string()) })
+                            .await?;
                         Ok((b1, b2))
                     },
                 ),
@@ -223,13 +299,25 @@ async fn parallel_branches_get_scoped_ids_and_typed_outputs() {
     assert_eq!(r.result, Some(json!(["a", "b", "b2"])));
     let mut got = ids(&r);
     got.sort();
-    assert_eq!(got, ["r:fanout:0:fetch:0", "r:fanout:1:fetch:0", "r:fanout:1:fetch:1"]);
+    assert_eq!(
+        got,
+        [
+            "r:fanout:0:fetch:0",
+            "r:fanout:1:fetch:0",
+            "r:fanout:1:fetch:1"
+        ]
+    );
 }
 
 fn fanout_yield(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
     call(inv, |ctx: Ctx| async move {
-        let branches: Vec<Box<dyn FnOnce(Ctx) -> BoxFuture<'static, Result<Value>> + Send>> = vec![
-            Box::new(|s: Ctx| Box::pin(async move { s.run("fetch", || async { Ok::<_, Error>(json!("a")) }).await })),
+        let branches: Vec<BoxedBranch> = vec![
+            Box::new(|s: Ctx| {
+                Box::pin(async move {
+                    s.run("fetch", || async { Ok::<_, Error>(json!("a")) })
+                        .await
+                })
+            }),
             Box::new(|s: Ctx| {
                 Box::pin(async move {
                     s.sleep("backoff", Duration::from_secs(30)).await?;
@@ -245,7 +333,10 @@ fn fanout_yield(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
 async fn a_yielding_branch_yields_the_invocation_and_siblings_still_report() {
     let r = run(fanout_yield, wire("r", vec![])).await;
     assert_eq!(r.status, InvocationStatus::Yielded);
-    assert_eq!(r.yield_info.as_ref().map(YieldInfo::step_id), Some("r:fanout:1:backoff:0"));
+    assert_eq!(
+        r.yield_info.as_ref().map(YieldInfo::step_id),
+        Some("r:fanout:1:backoff:0")
+    );
     assert_eq!(ids(&r), ["r:fanout:0:fetch:0"]);
 }
 
@@ -256,7 +347,11 @@ fn settled(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
             move |s: Ctx| async move {
                 s.run("work", move || async move {
                     SETTLED_RAN.fetch_add(1, Ordering::SeqCst);
-                    if fail { Err(Error::terminal("bad item")) } else { Ok(1) }
+                    if fail {
+                        Err(Error::terminal("bad item"))
+                    } else {
+                        Ok(1)
+                    }
                 })
                 .await
             }
@@ -293,7 +388,10 @@ fn mapper(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
     call(inv, |ctx: Ctx| async move {
         let doubled = ctx
             .map("items", vec![1u32, 2, 3], |item, s: Ctx, i| async move {
-                s.run(format!("process-{i}"), move || async move { Ok::<_, Error>(item * 2) }).await
+                s.run(format!("process-{i}"), move || async move {
+                    Ok::<_, Error>(item * 2)
+                })
+                .await
             })
             .concurrency(2)
             .await?;
@@ -307,18 +405,36 @@ async fn map_runs_each_item_in_its_own_scope() {
     assert_eq!(r.result, Some(json!([2, 4, 6])));
     let mut got = ids(&r);
     got.sort();
-    assert_eq!(got, ["r:items:0:process-0:0", "r:items:1:process-1:0", "r:items:2:process-2:0"]);
+    assert_eq!(
+        got,
+        [
+            "r:items:0:process-0:0",
+            "r:items:1:process-1:0",
+            "r:items:2:process-2:0"
+        ]
+    );
 }
 
 fn saga(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
     call(inv, |ctx: Ctx| async move {
-        ctx.run("reserve", || async { Ok::<_, Error>("R-1".to_string()) }).await?;
+        ctx.run("reserve", || async { Ok::<_, Error>("R-1".to_string()) })
+            .await?;
         ctx.compensate("reserve", || async { Ok::<_, Error>(()) });
-        ctx.run("charge", || async { Ok::<_, Error>("C-1".to_string()) }).await?;
-        ctx.compensate("charge", || async { Err::<(), _>(Error::retryable("refund service down")) });
-        let fail = ctx.event().data["fail"].as_str().unwrap_or("terminal").to_owned();
+        ctx.run("charge", || async { Ok::<_, Error>("C-1".to_string()) })
+            .await?;
+        ctx.compensate("charge", || async {
+            Err::<(), _>(Error::retryable("refund service down"))
+        });
+        let fail = ctx.event().data["fail"]
+            .as_str()
+            .unwrap_or("terminal")
+            .to_owned();
         ctx.run("ship", move || async move {
-            if fail == "terminal" { Err::<(), _>(Error::terminal("address invalid")) } else { Err(Error::retryable("flaky")) }
+            if fail == "terminal" {
+                Err::<(), _>(Error::terminal("address invalid"))
+            } else {
+                Err(Error::retryable("flaky"))
+            }
         })
         .await?;
         Ok::<_, Error>(())
@@ -330,13 +446,24 @@ async fn terminal_failure_runs_compensations_newest_first_even_if_one_fails() {
     let r = run(saga, wire("r", vec![])).await;
     assert_eq!(r.status, InvocationStatus::Failed);
     let err = r.error.as_ref().unwrap();
-    assert_eq!((err.code.as_deref(), err.retryable, err.message.as_str()), (Some("STEP_FAILED"), false, "address invalid"));
-    assert_eq!(err.step_id.as_deref(), Some("r:ship:0"));
+    assert_eq!(
+        (err.code.as_deref(), err.retryable, err.message.as_str()),
+        (Some("STEP_FAILED"), false, "address invalid")
+    );
     assert_eq!(
         ids(&r),
-        ["r:reserve:0", "r:charge:0", "r:ship:0", "r:compensate:charge:0", "r:compensate:reserve:0"]
+        [
+            "r:reserve:0",
+            "r:charge:0",
+            "r:ship:0",
+            "r:compensate:charge:0",
+            "r:compensate:reserve:0"
+        ]
     );
-    let comp: Vec<_> = r.steps[3..].iter().map(|s| (s.kind, s.status, s.compensation_for.as_deref())).collect();
+    let comp: Vec<_> = r.steps[3..]
+        .iter()
+        .map(|s| (s.kind, s.status, s.compensation_for.as_deref()))
+        .collect();
     assert_eq!(
         comp,
         [
@@ -359,12 +486,27 @@ async fn retryable_failure_runs_no_compensation_until_the_last_attempt() {
     w.max_attempts = Some(3);
     w.on_exhausted = Some(OnExhausted::Fail);
     let r = run(saga, w.clone()).await;
-    assert!(r.error.as_ref().unwrap().retryable, "the flag is the error's; terminality comes from attempts");
-    assert_eq!(r.steps.iter().filter(|s| s.kind == StepType::Compensate).count(), 2);
+    assert!(
+        r.error.as_ref().unwrap().retryable,
+        "the flag is the error's; terminality comes from attempts"
+    );
+    assert_eq!(
+        r.steps
+            .iter()
+            .filter(|s| s.kind == StepType::Compensate)
+            .count(),
+        2
+    );
 
     w.on_exhausted = Some(OnExhausted::Pause);
     let r = run(saga, w).await;
-    assert_eq!(r.steps.iter().filter(|s| s.kind == StepType::Compensate).count(), 0);
+    assert_eq!(
+        r.steps
+            .iter()
+            .filter(|s| s.kind == StepType::Compensate)
+            .count(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -389,7 +531,9 @@ impl crate::Event for Order {
 }
 
 fn typed(inv: Invocation) -> BoxFuture<'static, Result<Value>> {
-    call(inv, |ctx: Ctx<Order>| async move { Ok::<_, Error>(ctx.event().data.amount) })
+    call(inv, |ctx: Ctx<Order>| async move {
+        Ok::<_, Error>(ctx.event().data.amount)
+    })
 }
 
 #[tokio::test]
@@ -474,7 +618,13 @@ impl Publisher for RecordingPublisher {
         let recorder = self.0.clone();
         let key = key.to_owned();
         Box::pin(async move {
-            let id = recorder.claimed.lock().unwrap().last().cloned().unwrap_or_default();
+            let id = recorder
+                .claimed
+                .lock()
+                .unwrap()
+                .last()
+                .cloned()
+                .unwrap_or_default();
             recorder.published.lock().unwrap().push((id, key));
             Ok(Value::Null)
         })
@@ -486,11 +636,23 @@ fn interpret(ctx: Ctx, ops: Vec<Value>) -> BoxFuture<'static, Result<()>> {
         for op in ops {
             let name = |k: &str| op[k].as_str().unwrap_or_default().to_owned();
             let _ = match op["op"].as_str().unwrap() {
-                "run" => ctx.run(name("name"), || async { Ok::<_, Error>(json!("out")) }).await.map(drop),
+                "run" => ctx
+                    .run(name("name"), || async { Ok::<_, Error>(json!("out")) })
+                    .await
+                    .map(drop),
                 "sleep" => ctx.sleep(&name("name"), Duration::from_secs(3600)).await,
-                "wait_for_event" => ctx.wait_for_event::<Value>(&name("name"), WaitForEvent::new("x.y")).await.map(drop),
-                "invoke" => ctx.invoke::<Value>(&name("function_id"), json!({})).await.map(drop),
-                "invoke_async" => ctx.invoke_async(&name("function_id"), json!({})).await.map(drop),
+                "wait_for_event" => ctx
+                    .wait_for_event::<Value>(&name("name"), WaitForEvent::new("x.y"))
+                    .await
+                    .map(drop),
+                "invoke" => ctx
+                    .invoke::<Value>(&name("function_id"), json!({}))
+                    .await
+                    .map(drop),
+                "invoke_async" => ctx
+                    .invoke_async(&name("function_id"), json!({}))
+                    .await
+                    .map(drop),
                 "publish" => ctx.publish(&name("topic"), json!({"k": 1})).await,
                 "compensate" => {
                     ctx.compensate(&name("step_name"), || async { Ok::<_, Error>(()) });
@@ -538,10 +700,14 @@ pub(crate) fn fixtures_dir() -> std::path::PathBuf {
 
 #[tokio::test]
 async fn reproduces_every_step_id_vector_of_the_official_sdk() {
-    let text = std::fs::read_to_string(fixtures_dir().join("step-ids.json")).expect("shared/spec/fixtures/step-ids.json");
+    let text = std::fs::read_to_string(fixtures_dir().join("step-ids.json"))
+        .expect("shared/spec/fixtures/step-ids.json");
     let file: Value = serde_json::from_str(&text).unwrap();
     for pair in file["escape_step_id_part"].as_array().unwrap() {
-        assert_eq!(crate::protocol::step_id::escape(pair["input"].as_str().unwrap()), pair["escaped"]);
+        assert_eq!(
+            crate::protocol::step_id::escape(pair["input"].as_str().unwrap()),
+            pair["escaped"]
+        );
     }
     for pair in file["publish_default_idempotency_keys"].as_array().unwrap() {
         assert_eq!(
@@ -556,24 +722,32 @@ async fn reproduces_every_step_id_vector_of_the_official_sdk() {
         let run_id = v["run_id"].as_str().unwrap();
         let journal: Vec<JournalEntry> = v["journal"]
             .as_array()
-            .map(|rows| rows.iter().map(|r| done(r["step_id"].as_str().unwrap(), r["output"].clone())).collect())
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| done(r["step_id"].as_str().unwrap(), r["output"].clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut w = wire(run_id, journal);
         let expects_compensation = v.get("compensation_ids_in_execution_order").is_some();
         w.event.data = json!({"ops": v["ops"], "fail": expects_compensation});
         let recorder = Arc::new(Recorder::default());
-        let env = env().with_hooks(recorder.clone()).with_publisher(Arc::new(RecordingPublisher(recorder.clone())));
+        let env = env()
+            .with_hooks(recorder.clone())
+            .with_publisher(Arc::new(RecordingPublisher(recorder.clone())));
         let response = execute(record("f", fixture_body), w, &env).await;
 
         let mut claimed = recorder.claimed.lock().unwrap().clone();
-        let mut expected: Vec<String> = serde_json::from_value(v["flat_ids_in_call_order"].clone()).unwrap();
+        let mut expected: Vec<String> =
+            serde_json::from_value(v["flat_ids_in_call_order"].clone()).unwrap();
         claimed.sort();
         expected.sort();
         assert_eq!(claimed, expected, "claimed ids: {description}");
 
         let mut recorded: Vec<String> = response.steps.iter().map(|s| s.id.clone()).collect();
         recorded.sort();
-        let expected: Vec<String> = serde_json::from_value(v["recorded_step_results"].clone()).unwrap();
+        let expected: Vec<String> =
+            serde_json::from_value(v["recorded_step_results"].clone()).unwrap();
         assert_eq!(recorded, expected, "recorded step results: {description}");
 
         if let Some(order) = v.get("compensation_ids_in_execution_order") {
@@ -584,8 +758,16 @@ async fn reproduces_every_step_id_vector_of_the_official_sdk() {
                 .map(|s| s.id.as_str())
                 .collect();
             assert_eq!(json!(ran), *order, "compensation order: {description}");
-            let fors: Vec<_> = response.steps.iter().filter_map(|s| s.compensation_for.clone()).collect();
-            assert_eq!(json!(fors), v["compensation_for"], "compensation_for: {description}");
+            let fors: Vec<_> = response
+                .steps
+                .iter()
+                .filter_map(|s| s.compensation_for.clone())
+                .collect();
+            assert_eq!(
+                json!(fors),
+                v["compensation_for"],
+                "compensation_for: {description}"
+            );
         }
         let published = recorder.published.lock().unwrap().clone();
         let expected_keys: Vec<(String, String)> = flatten_publishes(&v["ids"]);
@@ -593,7 +775,10 @@ async fn reproduces_every_step_id_vector_of_the_official_sdk() {
         published_sorted.sort();
         let mut expected_sorted = expected_keys;
         expected_sorted.sort();
-        assert_eq!(published_sorted, expected_sorted, "publish keys: {description}");
+        assert_eq!(
+            published_sorted, expected_sorted,
+            "publish keys: {description}"
+        );
     }
 }
 
@@ -604,7 +789,10 @@ fn flatten_publishes(ids: &Value) -> Vec<(String, String)> {
             map["id"].as_str().unwrap().to_owned(),
             map["idempotency_key_sent"].as_str().unwrap().to_owned(),
         )],
-        Value::Object(map) => map.get("branches").map(flatten_publishes).unwrap_or_default(),
+        Value::Object(map) => map
+            .get("branches")
+            .map(flatten_publishes)
+            .unwrap_or_default(),
         _ => vec![],
     }
 }

@@ -43,12 +43,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::function::{Function, Registry};
+use crate::function::{Function, IntoFunction, Registry};
+use crate::protocol::step_id::name_of;
 use crate::protocol::{
     EventEnvelope, Invocation, InvocationStatus, JournalEntry, JournalStatus, OnExhausted,
     StepStatus, StepType, YieldInfo, parse_duration, parse_timestamp,
 };
-use crate::protocol::step_id::name_of;
 use crate::step::exec::{StepHooks, event_envelope};
 use crate::step::{Clock, ExecEnv, execute};
 
@@ -60,6 +60,11 @@ impl FakeClock {
     /// A clock stopped at `start`.
     pub fn new(start: SystemTime) -> Self {
         FakeClock(Arc::new(Mutex::new(start)))
+    }
+
+    /// The current fake time.
+    pub fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Moves the clock forward to `t` (never backwards).
@@ -79,7 +84,7 @@ impl FakeClock {
 
 impl Clock for FakeClock {
     fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        FakeClock::now(self)
     }
 }
 
@@ -107,10 +112,16 @@ impl From<Result<Value>> for StepMock {
         match r {
             Ok(v) => v.into(),
             Err(e) => {
-                let (kind, message, code, retryable) =
-                    (e.kind(), e.message().to_owned(), e.code().to_owned(), e.is_retryable());
+                let (kind, message, code, retryable) = (
+                    e.kind(),
+                    e.message().to_owned(),
+                    e.code().to_owned(),
+                    e.is_retryable(),
+                );
                 StepMock(Arc::new(move || {
-                    Err(Error::new(kind, message.clone()).with_code(code.clone()).set_retryable(retryable))
+                    Err(Error::new(kind, message.clone())
+                        .with_code(code.clone())
+                        .set_retryable(retryable))
                 }))
             }
         }
@@ -314,8 +325,8 @@ impl TestClient {
         }
     }
 
-    /// Adds a function.
-    pub fn register(mut self, function: Function) -> Self {
+    /// Adds a function (the name of a `#[ironflow::function]`).
+    pub fn register(mut self, function: impl IntoFunction) -> Self {
         self.registry = self.registry.register(function);
         self
     }
@@ -336,7 +347,10 @@ impl TestClient {
     /// Queues an event for `wait_for_event` (consumed by the first matching wait).
     pub fn send_event(self, name: &str, data: Value) -> Self {
         let event = event_envelope(name, data, self.fresh_id("evt"), self.clock.now());
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).push_back(event);
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(event);
         self
     }
 
@@ -348,7 +362,10 @@ impl TestClient {
 
     /// Messages published with `ctx.publish`, as (topic, data), in order.
     pub fn published(&self) -> Vec<(String, Value)> {
-        self.published.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Runs unmocked `run` steps for real instead of failing them.
@@ -363,7 +380,10 @@ impl TestClient {
     }
 
     fn fresh_id(&self, prefix: &str) -> String {
-        format!("{prefix}_test_{}", self.next_id.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{prefix}_test_{}",
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// Emits an event and runs the registered function it triggers to the end.
@@ -375,7 +395,9 @@ impl TestClient {
                 "",
                 Error::new(
                     ErrorKind::FunctionNotFound,
-                    format!("no registered function is triggered by `{event}` (registered: {known:?})"),
+                    format!(
+                        "no registered function is triggered by `{event}` (registered: {known:?})"
+                    ),
                 ),
             );
         };
@@ -394,7 +416,8 @@ impl TestClient {
     }
 
     /// Runs `function` with `data` as its event payload, whatever its triggers.
-    pub async fn run(&self, function: Function, data: Value) -> TestRun {
+    pub async fn run(&self, function: impl IntoFunction, data: Value) -> TestRun {
+        let function = function.into_function();
         let name = function
             .triggers()
             .iter()
@@ -418,7 +441,11 @@ impl TestClient {
         }
     }
 
-    fn drive(&self, function: Function, event: EventEnvelope) -> crate::__private::BoxFuture<'_, TestRun> {
+    fn drive(
+        &self,
+        function: Function,
+        event: EventEnvelope,
+    ) -> crate::__private::BoxFuture<'_, TestRun> {
         Box::pin(self.drive_inner(function, event))
     }
 
@@ -436,7 +463,11 @@ impl TestClient {
         let secrets: std::collections::BTreeMap<String, String> = record
             .secrets
             .iter()
-            .filter_map(|name| self.secrets.get(*name).map(|v| ((*name).to_owned(), v.clone())))
+            .filter_map(|name| {
+                self.secrets
+                    .get(*name)
+                    .map(|v| ((*name).to_owned(), v.clone()))
+            })
             .collect();
         let mut journal: Vec<JournalEntry> = Vec::new();
         let mut run = TestRun {
@@ -462,12 +493,18 @@ impl TestClient {
                 secrets: secrets.clone(),
             };
             let response = execute(record, wire, &env).await;
+            let failed_step = response
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.status == StepStatus::Failed && s.kind != StepType::Compensate)
+                .map(|s| (s.id.clone(), s.name.clone()));
             for step in response.steps {
                 let completed = step.status == StepStatus::Completed;
-                if step.kind == StepType::Compensate {
-                    if let Some(original) = &step.compensation_for {
-                        run.compensations_ran.push(original.clone());
-                    }
+                if step.kind == StepType::Compensate
+                    && let Some(original) = &step.compensation_for
+                {
+                    run.compensations_ran.push(original.clone());
                 }
                 if completed {
                     journal.push(JournalEntry {
@@ -481,7 +518,11 @@ impl TestClient {
                 run.steps.push(TestStep {
                     id: step.id,
                     name: step.name,
-                    kind: if step.kind == StepType::Compensate { TestStepKind::Compensate } else { TestStepKind::Run },
+                    kind: if step.kind == StepType::Compensate {
+                        TestStepKind::Compensate
+                    } else {
+                        TestStepKind::Run
+                    },
                     completed,
                     output: step.output,
                     error: step.error.map(|e| e.message),
@@ -495,14 +536,16 @@ impl TestClient {
                     return run;
                 }
                 InvocationStatus::Failed => {
-                    let info = response.error.unwrap_or_else(|| crate::protocol::ErrorInfo {
-                        message: "failed without an error".to_owned(),
-                        code: None,
-                        step_id: None,
-                        retryable: false,
-                        stack: None,
-                        retry_after_ms: None,
-                    });
+                    let info = response
+                        .error
+                        .unwrap_or_else(|| crate::protocol::ErrorInfo {
+                            message: "failed without an error".to_owned(),
+                            code: None,
+                            step_id: None,
+                            retryable: false,
+                            stack: None,
+                            retry_after_ms: None,
+                        });
                     if info.retryable && run.attempts < max_attempts {
                         let delay = info
                             .retry_after_ms
@@ -512,12 +555,17 @@ impl TestClient {
                         run.attempts += 1;
                         continue;
                     }
-                    run.error = Some(error_from_info(info));
+                    let mut error = error_from_info(info);
+                    if let Some((id, name)) = failed_step.filter(|_| error.step_id().is_none()) {
+                        error = error.with_step(&id, &name);
+                    }
+                    run.error = Some(error);
                     return run;
                 }
                 InvocationStatus::Yielded => {
                     let Some(info) = response.yield_info else {
-                        run.error = Some(Error::terminal("the function yielded without saying why"));
+                        run.error =
+                            Some(Error::terminal("the function yielded without saying why"));
                         return run;
                     };
                     let (row, kind) = self.resolve_yield(&info, &event).await;
@@ -526,8 +574,13 @@ impl TestClient {
                         name: row.name.clone(),
                         kind,
                         completed: row.status == JournalStatus::Completed,
-                        output: (row.status == JournalStatus::Completed).then(|| row.output.clone()),
-                        error: row.error.as_ref().map(|e| e.as_str().map(str::to_owned).unwrap_or_else(|| e.to_string())),
+                        output: (row.status == JournalStatus::Completed)
+                            .then(|| row.output.clone()),
+                        error: row.error.as_ref().map(|e| {
+                            e.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| e.to_string())
+                        }),
                         attempt: run.attempts,
                     });
                     journal.push(row);
@@ -541,7 +594,11 @@ impl TestClient {
     }
 
     /// What the engine would journal when the suspension `info` resolves.
-    async fn resolve_yield(&self, info: &YieldInfo, trigger: &EventEnvelope) -> (JournalEntry, TestStepKind) {
+    async fn resolve_yield(
+        &self,
+        info: &YieldInfo,
+        trigger: &EventEnvelope,
+    ) -> (JournalEntry, TestStepKind) {
         let row = |id: &str, name: &str, status, output, error| JournalEntry {
             id: id.to_owned(),
             name: name.to_owned(),
@@ -554,12 +611,27 @@ impl TestClient {
                 if let Some(t) = parse_timestamp(until) {
                     self.clock.advance_to(t);
                 }
-                (row(step_id, &name_of(step_id), JournalStatus::Completed, Value::Null, None), TestStepKind::Sleep)
+                (
+                    row(
+                        step_id,
+                        &name_of(step_id),
+                        JournalStatus::Completed,
+                        Value::Null,
+                        None,
+                    ),
+                    TestStepKind::Sleep,
+                )
             }
-            YieldInfo::WaitForEvent { step_id, event_filter } => {
+            YieldInfo::WaitForEvent {
+                step_id,
+                event_filter,
+            } => {
                 let expected = match (&event_filter.match_path, &event_filter.match_value) {
                     (Some(_), Some(v)) => Some(Value::String(v.clone())),
-                    (Some(path), None) => Some(value_at(&serde_json::to_value(trigger).unwrap_or_default(), path)),
+                    (Some(path), None) => Some(value_at(
+                        &serde_json::to_value(trigger).unwrap_or_default(),
+                        path,
+                    )),
                     _ => None,
                 };
                 let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
@@ -567,8 +639,10 @@ impl TestClient {
                     e.name == event_filter.event
                         && match (&event_filter.match_path, &expected) {
                             (Some(path), Some(want)) => {
-                                let got = value_at(&serde_json::to_value(e).unwrap_or_default(), path);
-                                &got == want || got.as_str().is_some_and(|g| Some(g) == want.as_str())
+                                let got =
+                                    value_at(&serde_json::to_value(e).unwrap_or_default(), path);
+                                &got == want
+                                    || got.as_str().is_some_and(|g| Some(g) == want.as_str())
                             }
                             _ => true,
                         }
@@ -578,39 +652,78 @@ impl TestClient {
                     Some(event) => {
                         self.clock.advance(Duration::from_millis(1));
                         let output = serde_json::to_value(event).unwrap_or_default();
-                        (row(step_id, &name, JournalStatus::Completed, output, None), TestStepKind::WaitForEvent)
+                        (
+                            row(step_id, &name, JournalStatus::Completed, output, None),
+                            TestStepKind::WaitForEvent,
+                        )
                     }
                     None => {
                         if let Some(d) = parse_duration(&event_filter.timeout) {
                             self.clock.advance(d);
                         }
-                        (row(step_id, &name, JournalStatus::TimedOut, Value::Null, None), TestStepKind::WaitForEvent)
+                        (
+                            row(step_id, &name, JournalStatus::TimedOut, Value::Null, None),
+                            TestStepKind::WaitForEvent,
+                        )
                     }
                 }
             }
-            YieldInfo::InvokeFunction { step_id, function_id, input, .. } => {
+            YieldInfo::InvokeFunction {
+                step_id,
+                function_id,
+                input,
+                ..
+            } => {
                 let input = input.clone().unwrap_or(Value::Null);
                 let outcome = self.invoke_child(function_id, input).await;
                 let name = name_of(step_id);
                 match outcome {
-                    Ok((output, _)) => (row(step_id, &name, JournalStatus::Completed, output, None), TestStepKind::Invoke),
+                    Ok((output, _)) => (
+                        row(step_id, &name, JournalStatus::Completed, output, None),
+                        TestStepKind::Invoke,
+                    ),
                     Err((message, child)) => {
                         let error = serde_json::json!({ "function_id": function_id, "child_run_id": child, "cause": message });
-                        (row(step_id, &name, JournalStatus::Failed, Value::Null, Some(Value::String(error.to_string()))), TestStepKind::Invoke)
+                        (
+                            row(
+                                step_id,
+                                &name,
+                                JournalStatus::Failed,
+                                Value::Null,
+                                Some(Value::String(error.to_string())),
+                            ),
+                            TestStepKind::Invoke,
+                        )
                     }
                 }
             }
-            YieldInfo::InvokeFunctionAsync { step_id, function_id, input } => {
+            YieldInfo::InvokeFunctionAsync {
+                step_id,
+                function_id,
+                input,
+            } => {
                 let input = input.clone().unwrap_or(Value::Null);
                 let name = name_of(step_id);
                 match self.invoke_child(function_id, input).await {
                     Ok((_, child)) => {
                         let output = serde_json::json!({ "run_id": child });
-                        (row(step_id, &name, JournalStatus::Completed, output, None), TestStepKind::InvokeAsync)
+                        (
+                            row(step_id, &name, JournalStatus::Completed, output, None),
+                            TestStepKind::InvokeAsync,
+                        )
                     }
                     Err((message, child)) => {
                         let error = serde_json::json!({ "function_id": function_id, "child_run_id": child, "cause": message });
-                        (row(step_id, &name, JournalStatus::Failed, Value::Null, Some(error)), TestStepKind::InvokeAsync)
+                        (
+                            row(
+                                step_id,
+                                &name,
+                                JournalStatus::Failed,
+                                Value::Null,
+                                Some(error),
+                            ),
+                            TestStepKind::InvokeAsync,
+                        )
                     }
                 }
             }
@@ -619,10 +732,16 @@ impl TestClient {
 
     /// Answers an invoke from a mock, else by running a registered function.
     /// Ok: (output, child run id); Err: (message, child run id).
-    async fn invoke_child(&self, function_id: &str, input: Value) -> std::result::Result<(Value, String), (String, Option<String>)> {
+    async fn invoke_child(
+        &self,
+        function_id: &str,
+        input: Value,
+    ) -> std::result::Result<(Value, String), (String, Option<String>)> {
         if let Some(mock) = self.invokes.get(function_id) {
             let child = self.fresh_id("run");
-            return mock(input).map(|v| (v, child.clone())).map_err(|e| (e.message().to_owned(), Some(child)));
+            return mock(input)
+                .map(|v| (v, child.clone()))
+                .map_err(|e| (e.message().to_owned(), Some(child)));
         }
         let Some(function) = self.registry.get(function_id) else {
             return Err((
@@ -633,13 +752,20 @@ impl TestClient {
                 None,
             ));
         };
-        let name = function.triggers().iter().find_map(|t| t.event).unwrap_or("invoke");
+        let name = function
+            .triggers()
+            .iter()
+            .find_map(|t| t.event)
+            .unwrap_or("invoke");
         let event = event_envelope(name, input, self.fresh_id("evt"), self.clock.now());
         let child = self.drive(function, event).await;
         match child.status {
             RunStatus::Completed => Ok((child.output.unwrap_or(Value::Null), child.run_id)),
             RunStatus::Failed => Err((
-                child.error.map(|e| e.message().to_owned()).unwrap_or_default(),
+                child
+                    .error
+                    .map(|e| e.message().to_owned())
+                    .unwrap_or_default(),
                 Some(child.run_id),
             )),
         }

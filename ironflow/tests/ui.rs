@@ -1,0 +1,24 @@
+//! Compile-time behaviour of the macros: accepted forms compile, and each
+//! mistake gives the one error its file is named for (`TRYBUILD=overwrite`
+//! refreshes the `.stderr` snapshots; review them like code).
+
+#[test]
+fn function() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/function/pass/*.rs");
+    t.compile_fail("tests/ui/function/fail/*.rs");
+}
+
+#[test]
+fn event() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/event/pass/*.rs");
+    t.compile_fail("tests/ui/event/fail/*.rs");
+}
+
+#[test]
+fn main() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/main/pass/*.rs");
+    t.compile_fail("tests/ui/main/fail/*.rs");
+}

@@ -1,0 +1,9 @@
+use ironflow::prelude::*;
+
+#[derive(Serialize, Deserialize, JsonSchema, ironflow::Event)]
+#[event = "order.placed"]
+struct OrderPlaced {
+    order_id: String,
+}
+
+fn main() {}

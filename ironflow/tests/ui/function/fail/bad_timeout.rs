@@ -1,0 +1,8 @@
+use ironflow::prelude::*;
+
+#[ironflow::function(id = "charge", trigger = "order.placed", timeout = "ten minutes")]
+async fn charge(_ctx: Ctx) -> ironflow::Result<()> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use ironflow::prelude::*;
+
+#[ironflow::function(id = "charge", concurrency(limit = 10, per = "event.data.customer_id"))]
+async fn charge(_ctx: Ctx) -> ironflow::Result<()> {
+    Ok(())
+}
+
+fn main() {}

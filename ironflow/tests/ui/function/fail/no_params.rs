@@ -1,0 +1,6 @@
+#[ironflow::function(id = "charge")]
+async fn charge() -> ironflow::Result<()> {
+    Ok(())
+}
+
+fn main() {}

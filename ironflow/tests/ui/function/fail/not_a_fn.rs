@@ -1,0 +1,8 @@
+use ironflow::prelude::*;
+
+#[ironflow::function(id = "charge")]
+struct Charge {
+    ctx: Ctx,
+}
+
+fn main() {}

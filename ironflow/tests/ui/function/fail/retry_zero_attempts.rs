@@ -1,0 +1,8 @@
+use ironflow::prelude::*;
+
+#[ironflow::function(id = "charge", retry(max_attempts = 0))]
+async fn charge(_ctx: Ctx) -> ironflow::Result<()> {
+    Ok(())
+}
+
+fn main() {}

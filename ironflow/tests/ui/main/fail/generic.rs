@@ -1,0 +1,2 @@
+#[ironflow::main]
+async fn main<T>() {}

@@ -1,0 +1,2 @@
+#[ironflow::main]
+fn main() {}

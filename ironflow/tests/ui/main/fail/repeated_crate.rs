@@ -1,0 +1,2 @@
+#[ironflow::main(crate = "ironflow", crate = "ironflow")]
+async fn main() {}

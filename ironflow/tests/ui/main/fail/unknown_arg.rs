@@ -1,0 +1,2 @@
+#[ironflow::main(flavor = "current_thread")]
+async fn main() {}

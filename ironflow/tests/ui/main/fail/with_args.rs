@@ -1,0 +1,2 @@
+#[ironflow::main]
+async fn main(_args: Vec<String>) {}

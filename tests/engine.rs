@@ -485,3 +485,310 @@ mod http {
         assert!(engine.runs(None, 10).await.unwrap().is_empty());
     }
 }
+
+mod gates {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+    static MAX_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+    async fn work() -> ironflow::Result<()> {
+        let now = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) + 1;
+        MAX_IN_FLIGHT.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    #[ironflow::function(
+        id = "limited",
+        trigger = "limited.requested",
+        concurrency(limit = 2, key = "event.data.customer")
+    )]
+    async fn limited(ctx: Ctx) -> ironflow::Result<()> {
+        ctx.run("work", work).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_concurrency_key_holds_runs_to_the_limit() {
+        let engine = engine("concurrency", Registry::new().register(limited)).await;
+        let mut runs = Vec::new();
+        for _ in 0..8 {
+            let emitted = engine
+                .emit("limited.requested", json!({ "customer": "c-1" }))
+                .await
+                .unwrap();
+            runs.extend(emitted.run_ids);
+        }
+        for run in &runs {
+            let run = engine.wait_for_run(run, WAIT).await.unwrap();
+            assert_eq!(run.status, RunStatus::Completed);
+        }
+        let max = MAX_IN_FLIGHT.load(Ordering::SeqCst);
+        assert!(max <= 2, "at most 2 runs of one key at once, saw {max}");
+        assert_eq!(max, 2, "the limit is reached, not just respected");
+    }
+
+    static ACTOR_LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+    #[ironflow::function(
+        id = "actor",
+        trigger = "actor.poked",
+        actor_key = "event.data.account"
+    )]
+    async fn actor(ctx: Ctx) -> ironflow::Result<()> {
+        let n = ctx.event().data["n"].as_u64().unwrap_or(0);
+        ctx.run("start", move || async move {
+            ACTOR_LOG.lock().unwrap().push(format!("start {n}"));
+            Ok(())
+        })
+        .await?;
+        ctx.sleep("nap", Duration::from_millis(50)).await?;
+        ctx.run("end", move || async move {
+            ACTOR_LOG.lock().unwrap().push(format!("end {n}"));
+            Ok(())
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_actor_key_runs_one_at_a_time_even_across_sleeps() {
+        let engine = engine("actor", Registry::new().register(actor)).await;
+        let mut runs = Vec::new();
+        for n in 0..3 {
+            runs.extend(
+                engine
+                    .emit("actor.poked", json!({ "account": "a-1", "n": n }))
+                    .await
+                    .unwrap()
+                    .run_ids,
+            );
+        }
+        for run in &runs {
+            assert_eq!(
+                engine.wait_for_run(run, WAIT).await.unwrap().status,
+                RunStatus::Completed
+            );
+        }
+        let log = ACTOR_LOG.lock().unwrap().clone();
+        assert_eq!(log.len(), 6);
+        for pair in log.chunks(2) {
+            let n = pair[0].strip_prefix("start ").unwrap();
+            assert_eq!(
+                pair[1],
+                format!("end {n}"),
+                "runs of one actor never interleave: {log:?}"
+            );
+        }
+    }
+}
+
+mod pull {
+    //! The REST worker protocol (§3) spoken by hand against the engine.
+
+    use super::*;
+
+    struct Api {
+        base: String,
+        http: reqwest::Client,
+    }
+
+    impl Api {
+        async fn start(test: &str, lease: Duration) -> (Engine, Api) {
+            let engine = engine(test, Registry::new()).await;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let router = ironflow_engine::api::router_with_lease(engine.clone(), 4 << 20, lease);
+            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+            (
+                engine,
+                Api {
+                    base,
+                    http: reqwest::Client::new(),
+                },
+            )
+        }
+
+        async fn send(
+            &self,
+            method: reqwest::Method,
+            path: &str,
+            body: Option<Value>,
+        ) -> (u16, Value) {
+            let mut req = self.http.request(method, format!("{}{path}", self.base));
+            if let Some(body) = body {
+                req = req.json(&body);
+            }
+            let response = req.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+
+        async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+            self.send(reqwest::Method::POST, path, Some(body)).await
+        }
+
+        async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+            self.send(reqwest::Method::PUT, path, Some(body)).await
+        }
+
+        async fn poll(&self, worker: &str) -> (u16, Value) {
+            self.send(
+                reqwest::Method::GET,
+                &format!("/api/v1/workers/{worker}/jobs?available=1&wait=5"),
+                None,
+            )
+            .await
+        }
+
+        async fn register(&self, worker: &str) {
+            let body = json!({ "worker_id": worker, "hostname": "test", "function_ids": ["remote-3"], "max_concurrent_jobs": 1, "labels": {}, "version": {"sdk": "test", "runtime": "test"} });
+            assert_eq!(
+                self.post(&format!("/api/v1/workers/{worker}/register"), body)
+                    .await
+                    .0,
+                200
+            );
+        }
+    }
+
+    fn step(run_id: &str, name: &str, output: Value) -> Value {
+        json!({ "id": format!("{run_id}:{name}:0"), "name": name, "type": "invoke", "status": "completed", "output": output,
+                "started_at": "2026-01-01T00:00:00.000Z", "ended_at": "2026-01-01T00:00:00.001Z", "duration_ms": 1 })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_worker_registers_polls_acks_checkpoints_and_completes() {
+        let (engine, api) = Api::start("pull", Duration::from_secs(60)).await;
+        let (status, reply) = api
+            .post("/ironflow.v1.IronflowService/RegisterFunction", json!({
+                "id": "remote-3", "triggers": [{ "event": "remote.started" }], "preferredMode": "EXECUTION_MODE_PULL",
+                "retry": { "maxAttempts": 2 }, "metadata": { "__ironflow_code_hash": "00000000000000ab" }
+            }))
+            .await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["created"], true);
+        assert_eq!(
+            api.poll("w-unknown").await.0,
+            404,
+            "an unregistered worker must register first"
+        );
+        api.register("w-1").await;
+
+        let run_id = engine
+            .emit("remote.started", json!({ "n": 1 }))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let (status, jobs) = api.poll("w-1").await;
+        assert_eq!(status, 200, "{jobs}");
+        let job = &jobs["jobs"][0];
+        assert_eq!(job["run_id"], run_id.as_str());
+        assert_eq!(job["function_id"], "remote-3");
+        assert_eq!(job["step_sequence_base"], 0);
+        assert_eq!(job["event"]["data"], json!({ "n": 1 }));
+        let fence = json!({ "run_id": run_id, "execution_seq": job["execution_seq"], "lease_token": job["lease_token"] });
+        let job_path = format!("/api/v1/workers/w-1/jobs/{run_id}");
+        assert_eq!(
+            api.put(&format!("{job_path}/ack"), fence.clone()).await.0,
+            200
+        );
+
+        let mut progress = json!({ "status": "progress", "steps": [step(&run_id, "a", json!(1))], "step_offset": 0 });
+        progress["execution_seq"] = job["execution_seq"].clone();
+        progress["lease_token"] = job["lease_token"].clone();
+        assert_eq!(api.put(&job_path, progress).await.0, 200);
+        let mut done = json!({ "status": "completed", "output": { "sum": 3 }, "steps": [step(&run_id, "b", json!(2))], "step_offset": 1 });
+        done["execution_seq"] = job["execution_seq"].clone();
+        done["lease_token"] = job["lease_token"].clone();
+        assert_eq!(api.put(&job_path, done.clone()).await.0, 200);
+
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_eq!(run.output, Some(json!({ "sum": 3 })));
+        assert_eq!(run.fingerprint.as_deref(), Some("00000000000000ab"));
+        let names: Vec<_> = engine
+            .steps(&run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        // The run has ended: the same report again is stale.
+        let (status, body) = api.put(&job_path, done).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (409, Some("STALE_EXECUTION"))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_worker_that_misses_heartbeats_loses_its_job_to_another() {
+        let (engine, api) = Api::start("pull-lease", Duration::from_millis(300)).await;
+        let register = json!({ "id": "remote-3", "triggers": [{ "event": "remote.started" }], "preferredMode": "EXECUTION_MODE_PULL" });
+        assert_eq!(
+            api.post("/ironflow.v1.IronflowService/RegisterFunction", register)
+                .await
+                .0,
+            200
+        );
+        api.register("w-dead").await;
+        api.register("w-alive").await;
+        let run_id = engine
+            .emit("remote.started", json!({}))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let (_, first) = api.poll("w-dead").await;
+        let first = first["jobs"][0].clone();
+        assert_eq!(first["run_id"], run_id.as_str());
+        // w-dead never heartbeats: after the lease the run goes to w-alive,
+        // with a new fence.
+        let (status, second) = api.poll("w-alive").await;
+        assert_eq!(status, 200, "{second}");
+        let second = second["jobs"][0].clone();
+        assert_eq!(second["run_id"], run_id.as_str());
+        assert_ne!(second["execution_seq"], first["execution_seq"]);
+        // The dead worker's late report is fenced out.
+        let late = json!({ "status": "completed", "output": 1, "steps": [], "step_offset": 0,
+                           "execution_seq": first["execution_seq"], "lease_token": first["lease_token"] });
+        let (status, _) = api
+            .put(&format!("/api/v1/workers/w-dead/jobs/{run_id}"), late)
+            .await;
+        assert_eq!(status, 409);
+        let fresh = json!({ "status": "completed", "output": 2, "steps": [], "step_offset": 0,
+                            "execution_seq": second["execution_seq"], "lease_token": second["lease_token"] });
+        assert_eq!(
+            api.put(&format!("/api/v1/workers/w-alive/jobs/{run_id}"), fresh)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            engine.wait_for_run(&run_id, WAIT).await.unwrap().output,
+            Some(json!(2))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_poll_is_held_and_answered_204() {
+        let (_engine, api) = Api::start("pull-idle", Duration::from_secs(60)).await;
+        api.register("w-1").await;
+        let response = api
+            .http
+            .get(format!(
+                "{}/api/v1/workers/w-1/jobs?available=2&wait=1",
+                api.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+        assert_eq!(response.headers()["ironflow-poll-wait"], "1");
+    }
+}

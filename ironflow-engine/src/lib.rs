@@ -145,6 +145,7 @@ impl Engine {
         registry.check()?;
         let store = Arc::new(SqliteStore::open(&config.db_path)?);
         let scheduler = Scheduler::start(store, registry, config)?;
+        scheduler.load_remote().await?;
         scheduler.store().recover(now_ms()).await?;
         scheduler.wake();
         Ok(Engine { scheduler })
@@ -198,9 +199,8 @@ impl Engine {
         Ok(self.store().list_runs(function_id, None, 0, limit).await?)
     }
 
-    /// The functions this engine runs in-process.
-    pub fn functions(&self) -> impl Iterator<Item = ironflow::Function> + '_ {
-        self.scheduler.registry().iter()
+    pub(crate) fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.scheduler
     }
 
     /// The journal of a run, in record order.

@@ -3,6 +3,7 @@
 //! either casing accepted), REST under `/api/v1`, and `/health`
 //! (`shared/spec/wire-protocol.md` §0, §5).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -10,12 +11,14 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
+
+mod pull;
 
 /// Default largest request body: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -25,11 +28,20 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
-    message: String,
+    pub(crate) message: String,
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub(crate) struct ApiState {
+    pub(crate) engine: Engine,
+    pub(crate) workers: pull::Workers,
+    /// How long a pull lease lasts without a heartbeat or checkpoint.
+    pub(crate) lease: Duration,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -37,7 +49,7 @@ impl ApiError {
         }
     }
 
-    fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_argument", message)
     }
 }
@@ -93,7 +105,18 @@ fn reply(value: Value) -> ApiResult {
 }
 
 /// Builds the router for `engine`, rejecting bodies over `max_body_bytes`.
+/// Pull leases last 60 s without a heartbeat or checkpoint.
 pub fn router(engine: Engine, max_body_bytes: usize) -> Router {
+    router_with_lease(engine, max_body_bytes, Duration::from_secs(60))
+}
+
+/// [`router`] with a given pull lease duration.
+pub fn router_with_lease(engine: Engine, max_body_bytes: usize, lease: Duration) -> Router {
+    let state = Arc::new(ApiState {
+        engine,
+        workers: pull::Workers::default(),
+        lease,
+    });
     let connect = |method: &str| format!("/ironflow.v1.IronflowService/{method}");
     Router::new()
         .route(&connect("Trigger"), post(trigger))
@@ -104,13 +127,32 @@ pub fn router(engine: Engine, max_body_bytes: usize) -> Router {
         .route(&connect("CancelRun"), post(cancel_run))
         .route(&connect("GetRunSteps"), post(get_run_steps))
         .route(&connect("Health"), post(health))
+        .route(&connect("RegisterFunction"), post(pull::register_function))
         .route("/health", get(health))
         .route("/api/v1/functions", get(list_functions))
         .route("/api/v1/runs/{id}", get(get_run_rest))
         .route("/api/v1/runs/{id}/steps", get(get_run_steps_rest))
+        .route("/api/v1/workers", get(pull::list_workers))
+        .route(
+            "/api/v1/workers/{worker_id}/register",
+            post(pull::register_worker),
+        )
+        .route(
+            "/api/v1/workers/{worker_id}/heartbeat",
+            post(pull::heartbeat),
+        )
+        .route("/api/v1/workers/{worker_id}/jobs", get(pull::poll))
+        .route(
+            "/api/v1/workers/{worker_id}/jobs/{job_id}",
+            put(pull::update),
+        )
+        .route(
+            "/api/v1/workers/{worker_id}/jobs/{job_id}/ack",
+            put(pull::ack),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(engine)
+        .with_state(state)
 }
 
 async fn not_found() -> ApiError {
@@ -160,7 +202,8 @@ impl TriggerRequest {
     }
 }
 
-async fn trigger(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+async fn trigger(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    let engine = &state.engine;
     let request: TriggerRequest = parse(&body)?;
     let (data, options) = request.options()?;
     let emitted = engine
@@ -173,7 +216,8 @@ async fn trigger(State(engine): State<Engine>, body: Bytes) -> ApiResult {
     reply(out)
 }
 
-async fn trigger_sync(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+async fn trigger_sync(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    let engine = &state.engine;
     let request: TriggerRequest = parse(&body)?;
     let (data, options) = request.options()?;
     let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(30_000).max(1));
@@ -269,33 +313,41 @@ async fn load(engine: &Engine, id: &str) -> Result<Run, ApiError> {
         .ok_or_else(|| EngineError::RunNotFound(id.to_owned()).into())
 }
 
-async fn get_run(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+async fn get_run(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    let engine = &state.engine;
     let request: RunRequest = parse(&body)?;
-    reply(run_json(&load(&engine, &request.id).await?))
+    reply(run_json(&load(engine, &request.id).await?))
 }
 
-async fn get_run_rest(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
-    reply(run_json(&load(&engine, &id).await?))
+async fn get_run_rest(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> ApiResult {
+    let engine = &state.engine;
+    reply(run_json(&load(engine, &id).await?))
 }
 
-async fn cancel_run(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+async fn cancel_run(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    let engine = &state.engine;
     let request: RunRequest = parse(&body)?;
-    load(&engine, &request.id).await?;
+    load(engine, &request.id).await?;
     let run = engine
         .cancel(&request.id, request.reason.as_deref().unwrap_or(""))
         .await?;
     reply(run_json(&run))
 }
 
-async fn get_run_steps(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+async fn get_run_steps(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    let engine = &state.engine;
     let request: RunRequest = parse(&body)?;
-    load(&engine, &request.id).await?;
+    load(engine, &request.id).await?;
     let steps = engine.steps(&request.id).await?;
     reply(json!({ "steps": steps.iter().map(step_json).collect::<Vec<_>>() }))
 }
 
-async fn get_run_steps_rest(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
-    load(&engine, &id).await?;
+async fn get_run_steps_rest(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let engine = &state.engine;
+    load(engine, &id).await?;
     let steps = engine.steps(&id).await?;
     reply(json!({ "steps": steps.iter().map(step_json).collect::<Vec<_>>() }))
 }
@@ -333,7 +385,8 @@ fn parse_status(s: &str) -> Result<RunStatus, ApiError> {
     Ok(status)
 }
 
-async fn list_runs(State(engine): State<Engine>, body: Bytes) -> ApiResult {
+async fn list_runs(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    let engine = &state.engine;
     let request: ListRunsRequest = parse(&body)?;
     let limit = request.limit.unwrap_or(50).clamp(1, 1000) as usize;
     let status = request
@@ -368,18 +421,21 @@ async fn health() -> ApiResult {
     )
 }
 
-async fn list_functions(State(engine): State<Engine>) -> ApiResult {
-    let functions: Vec<Value> = engine
-        .functions()
-        .map(|f| {
-            let r = f.record();
+async fn list_functions(State(state): State<Arc<ApiState>>) -> ApiResult {
+    let functions: Vec<Value> = state
+        .engine
+        .scheduler()
+        .defs()
+        .into_iter()
+        .map(|d| {
             json!({
-                "id": r.id,
-                "name": f.name(),
-                "triggers": r.triggers.iter().map(|t| json!({ "event": t.event, "expression": t.expression, "cron": t.cron })).collect::<Vec<_>>(),
-                "retry": { "maxAttempts": r.retry.max_attempts, "initialDelayMs": r.retry.initial_delay_ms, "backoffFactor": r.retry.backoff_factor, "maxDelayMs": r.retry.max_delay_ms },
-                "timeoutMs": r.timeout_ms,
-                "metadata": { "__ironflow_fingerprint": format!("{:016x}", r.fingerprint) },
+                "id": d.id,
+                "name": d.name,
+                "mode": d.dispatch.column(),
+                "triggers": d.triggers.iter().map(|t| json!({ "event": t.event, "expression": t.expression, "cron": t.cron })).collect::<Vec<_>>(),
+                "retry": { "maxAttempts": d.max_attempts, "initialDelayMs": d.initial_delay_ms, "backoffFactor": d.backoff_factor, "maxDelayMs": d.max_delay_ms },
+                "timeoutMs": d.timeout_ms,
+                "metadata": { "__ironflow_fingerprint": d.fingerprint },
             })
         })
         .collect();

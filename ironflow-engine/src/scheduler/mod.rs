@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ironflow::Registry;
-use ironflow::function::Function;
 use ironflow::protocol::{
     EventEnvelope, InvocationResponse, InvocationStatus, JournalEntry, JournalStatus, YieldInfo,
     parse_duration, parse_timestamp,
@@ -20,18 +19,22 @@ use crate::dispatch;
 use crate::store::{Claimed, Emitted, NewRun, Outcome, SqliteStore, Store, Suspension, Wait};
 use crate::{EngineConfig, EngineError, new_id, now_ms};
 
+pub(crate) mod function;
 mod trigger;
 
+use function::FunctionDef;
 use trigger::Triggers;
 
 /// The scheduler: owns the store and the registry, runs the dispatch loop.
 pub(crate) struct Scheduler {
     store: Arc<SqliteStore>,
     registry: Registry,
-    triggers: Triggers,
+    defs: std::sync::RwLock<Functions>,
     config: EngineConfig,
     wake: Notify,
     runs_changed: Notify,
+    /// Signalled when pull-mode runs may have become due (long polls wait on it).
+    pub(crate) jobs_available: Notify,
     slots: Arc<Semaphore>,
     stopped: AtomicBool,
 }
@@ -40,7 +43,7 @@ impl fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scheduler")
             .field("store", &self.store)
-            .field("functions", &self.registry)
+            .field("local", &self.registry)
             .finish()
     }
 }
@@ -56,15 +59,17 @@ impl Scheduler {
         registry: Registry,
         config: EngineConfig,
     ) -> Result<Arc<Self>, EngineError> {
-        let triggers = Triggers::compile(&registry)?;
+        let defs: Vec<FunctionDef> = registry.iter().map(FunctionDef::local).collect();
+        let functions = Functions::new(defs)?;
         let scheduler = Arc::new(Scheduler {
             store,
             registry,
-            triggers,
+            defs: std::sync::RwLock::new(functions),
             slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
             config,
             wake: Notify::new(),
             runs_changed: Notify::new(),
+            jobs_available: Notify::new(),
             stopped: AtomicBool::new(false),
         });
         tokio::spawn(scheduler.clone().run_loop());
@@ -75,8 +80,69 @@ impl Scheduler {
         &self.store
     }
 
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.registry
+    /// The definition of a function.
+    pub(crate) fn def(&self, id: &str) -> Option<FunctionDef> {
+        self.defs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Every function definition, local and remote.
+    pub(crate) fn defs(&self) -> Vec<FunctionDef> {
+        self.defs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .defs
+            .clone()
+    }
+
+    /// Adds or replaces a remotely registered function (durably first) and
+    /// recompiles the triggers. Returns (version, created).
+    pub(crate) async fn register_remote(
+        &self,
+        def: FunctionDef,
+    ) -> Result<(i64, bool), EngineError> {
+        if self.registry.get(&def.id).is_some() {
+            return Err(EngineError::Invalid(format!(
+                "function `{}` runs in-process in this engine and cannot be registered remotely",
+                def.id
+            )));
+        }
+        // Compile before storing, so a bad expression is refused and not kept.
+        Triggers::compile([&def])?;
+        let stored = serde_json::to_value(&def).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let (version, created) = self.store.put_function(&def.id, stored, now_ms()).await?;
+        self.install(def)?;
+        Ok((version, created))
+    }
+
+    /// Loads the remote functions stored by earlier runs of the engine.
+    pub(crate) async fn load_remote(&self) -> Result<(), EngineError> {
+        for value in self.store.functions().await? {
+            match serde_json::from_value::<FunctionDef>(value) {
+                Ok(def) if self.registry.get(&def.id).is_none() => self.install(def)?,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping a stored function definition that does not parse")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn install(&self, def: FunctionDef) -> Result<(), EngineError> {
+        let mut defs = self.defs.write().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<FunctionDef> = defs
+            .defs
+            .iter()
+            .filter(|d| d.id != def.id)
+            .cloned()
+            .collect();
+        all.push(def);
+        *defs = Functions::new(all)?;
+        Ok(())
     }
 
     pub(crate) fn wake(&self) {
@@ -85,6 +151,7 @@ impl Scheduler {
 
     pub(crate) fn notify_runs(&self) {
         self.runs_changed.notify_waiters();
+        self.jobs_available.notify_waiters();
     }
 
     /// Resolves at the next change of any run.
@@ -102,17 +169,15 @@ impl Scheduler {
     }
 
     pub(crate) async fn emit(&self, event: EventEnvelope) -> Result<Emitted, EngineError> {
-        let runs = self
-            .triggers
-            .matching(&event)
-            .into_iter()
-            .map(|f| NewRun {
-                id: new_id("run"),
-                function_id: f.id().to_owned(),
-                max_attempts: f.retry().max_attempts,
-                parent: None,
-            })
-            .collect();
+        let runs = {
+            let defs = self.defs.read().unwrap_or_else(|e| e.into_inner());
+            defs.triggers
+                .matching(&event)
+                .into_iter()
+                .filter_map(|id| defs.get(&id))
+                .map(|def| new_run(def, &event, None))
+                .collect()
+        };
         let emitted = self.store.emit(event, runs, now_ms()).await?;
         self.wake();
         self.notify_runs();
@@ -122,6 +187,15 @@ impl Scheduler {
     async fn run_loop(self: Arc<Self>) {
         while !self.stopped.load(Ordering::SeqCst) {
             let now = now_ms();
+            // A pull worker that stopped heartbeating loses its jobs.
+            match self.store.expire_leases(now).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(runs = n, "leases expired; runs requeued");
+                    self.jobs_available.notify_waiters();
+                }
+                Err(e) => tracing::error!(error = %e, "expiring leases failed"),
+            }
             let claimed = match self.store.claim_due(now, CLAIM_BATCH).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -161,7 +235,8 @@ impl Scheduler {
     async fn dispatch(&self, job: Claimed) {
         let run_id = job.run.id.clone();
         let attempt = job.run.attempt;
-        let Some(function) = self.registry.get(&job.run.function_id) else {
+        let def = self.def(&job.run.function_id);
+        let (Some(function), Some(def)) = (self.registry.get(&job.run.function_id), def) else {
             let error = json!({ "message": format!("function not found: {}", job.run.function_id), "code": "FUNCTION_NOT_FOUND" });
             self.finish(
                 &run_id,
@@ -175,12 +250,12 @@ impl Scheduler {
         };
         let response =
             dispatch::in_process(&function, &job, self.config.durability, self.store.clone()).await;
-        let outcome = self.outcome(&function, &job, &response);
+        let outcome = self.outcome(&def, &job, &response);
         self.finish(&run_id, attempt, function.fingerprint(), response, outcome)
             .await;
     }
 
-    async fn finish(
+    pub(crate) async fn finish(
         &self,
         run_id: &str,
         attempt: u32,
@@ -208,9 +283,9 @@ impl Scheduler {
     }
 
     /// The run's next state after an invocation (wire-protocol §1.5, §1.3).
-    fn outcome(
+    pub(crate) fn outcome(
         &self,
-        function: &Function,
+        function: &FunctionDef,
         job: &Claimed,
         response: &InvocationResponse,
     ) -> Outcome {
@@ -350,13 +425,13 @@ impl Scheduler {
         input: Option<Value>,
         parent: Option<(String, String)>,
     ) -> (NewRun, EventEnvelope) {
-        let function = self.registry.get(function_id);
+        let function = self.def(function_id);
         let event = EventEnvelope {
             id: new_id("evt"),
             name: function
-                .and_then(|f| f.triggers().iter().find_map(|t| t.event))
-                .unwrap_or("ironflow/function.invoked")
-                .to_owned(),
+                .as_ref()
+                .and_then(|f| f.triggers.iter().find_map(|t| t.event.clone()))
+                .unwrap_or_else(|| "ironflow/function.invoked".to_owned()),
             data: input.unwrap_or(Value::Null),
             timestamp: ironflow::protocol::format_timestamp(std::time::SystemTime::now()),
             version: Some(1),
@@ -364,13 +439,70 @@ impl Scheduler {
             source: Some("invoke".to_owned()),
             metadata: None,
         };
-        let run = NewRun {
-            id: new_id("run"),
-            function_id: function_id.to_owned(),
-            max_attempts: function.map(|f| f.retry().max_attempts).unwrap_or(1),
-            parent,
+        let run = match &function {
+            Some(f) => new_run(f, &event, parent),
+            // Dispatching it fails the child with FUNCTION_NOT_FOUND, which
+            // fails the parent's invoke.
+            None => NewRun {
+                id: new_id("run"),
+                function_id: function_id.to_owned(),
+                max_attempts: 1,
+                parent,
+                concurrency: None,
+                actor: None,
+                dispatch: "local",
+            },
         };
         (run, event)
+    }
+}
+
+/// A new run of `function` for `event`, with its concurrency and actor groups.
+fn new_run(
+    function: &FunctionDef,
+    event: &EventEnvelope,
+    parent: Option<(String, String)>,
+) -> NewRun {
+    let event_json = serde_json::to_value(event).unwrap_or_default();
+    let group = |path: &str| {
+        format!(
+            "{}\u{1f}{}",
+            function.id,
+            crate::store::match_key(&event_json, path)
+        )
+    };
+    NewRun {
+        id: new_id("run"),
+        function_id: function.id.clone(),
+        max_attempts: function.max_attempts.max(1),
+        parent,
+        concurrency: function.concurrency.as_ref().map(|c| {
+            let key = c
+                .key
+                .as_deref()
+                .map(group)
+                .unwrap_or_else(|| function.id.clone());
+            (key, c.limit.max(1))
+        }),
+        actor: function.actor_key.as_deref().map(group),
+        dispatch: function.dispatch.column(),
+    }
+}
+
+/// Every function the engine knows, with their compiled triggers.
+pub(crate) struct Functions {
+    defs: Vec<FunctionDef>,
+    triggers: Triggers,
+}
+
+impl Functions {
+    fn new(defs: Vec<FunctionDef>) -> Result<Self, EngineError> {
+        let triggers = Triggers::compile(&defs)?;
+        Ok(Functions { defs, triggers })
+    }
+
+    fn get(&self, id: &str) -> Option<&FunctionDef> {
+        self.defs.iter().find(|d| d.id == id)
     }
 }
 

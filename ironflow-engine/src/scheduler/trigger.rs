@@ -1,15 +1,14 @@
 //! Event triggers: event names, optionally filtered by a CEL expression over
 //! the event (`event.data.priority > 5`).
 
-use ironflow::Registry;
-use ironflow::function::Function;
 use ironflow::protocol::EventEnvelope;
 
+use super::function::FunctionDef;
 use crate::EngineError;
 
 struct Compiled {
-    function: Function,
-    event: &'static str,
+    function: String,
+    event: String,
     filter: Option<cel::Program>,
 }
 
@@ -17,24 +16,29 @@ struct Compiled {
 pub(crate) struct Triggers(Vec<Compiled>);
 
 impl Triggers {
-    pub(crate) fn compile(registry: &Registry) -> Result<Self, EngineError> {
+    pub(crate) fn compile<'a>(
+        functions: impl IntoIterator<Item = &'a FunctionDef>,
+    ) -> Result<Self, EngineError> {
         let mut compiled = Vec::new();
-        for function in registry.iter() {
-            for trigger in function.triggers() {
-                let Some(event) = trigger.event else { continue };
+        for function in functions {
+            for trigger in &function.triggers {
+                let Some(event) = &trigger.event else {
+                    continue;
+                };
                 let filter = trigger
                     .expression
+                    .as_deref()
                     .map(|expression| {
                         cel::Program::compile(expression).map_err(|e| EngineError::Expression {
-                            function: function.id().to_owned(),
+                            function: function.id.clone(),
                             expression: expression.to_owned(),
                             message: e.to_string(),
                         })
                     })
                     .transpose()?;
                 compiled.push(Compiled {
-                    function,
-                    event,
+                    function: function.id.clone(),
+                    event: event.clone(),
                     filter,
                 });
             }
@@ -42,23 +46,22 @@ impl Triggers {
         Ok(Triggers(compiled))
     }
 
-    /// Functions triggered by `event`, each once.
-    pub(crate) fn matching(&self, event: &EventEnvelope) -> Vec<Function> {
-        let mut out: Vec<Function> = Vec::new();
+    /// Ids of the functions triggered by `event`, each once.
+    pub(crate) fn matching(&self, event: &EventEnvelope) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
         for t in &self.0 {
-            if !event_matches(t.event, &event.name) || out.iter().any(|f| f.id() == t.function.id())
-            {
+            if !event_matches(&t.event, &event.name) || out.contains(&t.function) {
                 continue;
             }
             let passes = match &t.filter {
                 None => true,
                 Some(program) => evaluate(program, event).unwrap_or_else(|e| {
-                    tracing::warn!(function = t.function.id(), error = %e, "trigger expression failed; not triggering");
+                    tracing::warn!(function = %t.function, error = %e, "trigger expression failed; not triggering");
                     false
                 }),
             };
             if passes {
-                out.push(t.function);
+                out.push(t.function.clone());
             }
         }
         out

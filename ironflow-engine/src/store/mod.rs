@@ -190,6 +190,37 @@ pub struct NewRun {
     pub max_attempts: u32,
     /// The invoking run and its step, for `invoke`.
     pub parent: Option<(String, String)>,
+    /// Concurrency group and its limit: at most `limit` runs of the group
+    /// execute at once.
+    pub concurrency: Option<(String, u32)>,
+    /// Actor group: its runs go one at a time (running or suspended).
+    pub actor: Option<String>,
+    /// `local` (in-process) or `pull` (claimed by workers).
+    pub dispatch: &'static str,
+}
+
+/// A run leased to a pull worker, with its fence (§3.4, §3.5).
+#[derive(Debug, Clone)]
+pub struct Leased {
+    /// The run, its event and journal.
+    pub claimed: Claimed,
+    /// Execution fence: bumped on every lease.
+    pub execution_seq: i64,
+    /// Lease token.
+    pub lease_token: String,
+    /// Sequence number of this execution's first new step.
+    pub step_sequence_base: i64,
+}
+
+/// Why a fenced update was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fence {
+    /// The caller holds the run's current lease.
+    Held,
+    /// The run was re-leased, finished or cancelled meanwhile (409 `STALE_EXECUTION`).
+    Stale,
+    /// No such run.
+    Unknown,
 }
 
 /// What `emit` did.
@@ -304,6 +335,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Cancels a run that has not ended; returns the run afterwards.
     fn cancel(&self, run_id: &str, reason: &str, now_ms: i64) -> BoxFuture<'_, StoreResult<Run>>;
 
+    /// An event by id.
+    fn event(&self, event_id: &str) -> BoxFuture<'_, StoreResult<Option<EventEnvelope>>>;
+
     /// A run by id.
     fn get_run(&self, run_id: &str) -> BoxFuture<'_, StoreResult<Option<Run>>>;
 
@@ -322,4 +356,47 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Puts runs left `running` by a crashed engine back in the queue.
     fn recover(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>>;
+
+    /// Leases up to `limit` due pull-mode runs of `function_ids` to a worker
+    /// until `now_ms + lease_ms`.
+    fn lease(
+        &self,
+        function_ids: Vec<String>,
+        worker_id: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, StoreResult<Vec<Leased>>>;
+
+    /// Checks a worker's fence on a run; `seq`/`token` absent = an older SDK
+    /// that sends none (the worker must still hold the run).
+    fn fence(
+        &self,
+        run_id: &str,
+        worker_id: &str,
+        fence: Option<(i64, String)>,
+    ) -> BoxFuture<'_, StoreResult<Fence>>;
+
+    /// Extends the leases of runs a worker still works on.
+    fn renew(
+        &self,
+        run_ids: Vec<String>,
+        worker_id: &str,
+        until_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Puts runs whose lease expired back in the queue; returns how many.
+    fn expire_leases(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>>;
+
+    /// Stores a remotely registered function's definition (JSON); returns
+    /// its version and whether it is new.
+    fn put_function(
+        &self,
+        id: &str,
+        definition: Value,
+        now_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<(i64, bool)>>;
+
+    /// Every stored function definition.
+    fn functions(&self) -> BoxFuture<'_, StoreResult<Vec<Value>>>;
 }

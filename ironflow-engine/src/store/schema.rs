@@ -71,6 +71,31 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX waits_event ON waits(event_name);
     "#,
+    // 2: concurrency limits and keys, actor keys. A gated run waits with
+    // `blocked = 1` until a run of its group leaves `running`/`waiting`.
+    r#"
+    ALTER TABLE runs ADD COLUMN concurrency_key TEXT;
+    ALTER TABLE runs ADD COLUMN concurrency_limit INTEGER;
+    ALTER TABLE runs ADD COLUMN actor_key TEXT;
+    ALTER TABLE runs ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_concurrency ON runs(concurrency_key, status) WHERE concurrency_key IS NOT NULL;
+    CREATE INDEX runs_actor ON runs(actor_key, status) WHERE actor_key IS NOT NULL;
+    "#,
+    // 3: remotely registered functions, pull-mode leases and fences.
+    r#"
+    CREATE TABLE functions (
+        id TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    ALTER TABLE runs ADD COLUMN dispatch TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE runs ADD COLUMN worker_id TEXT;
+    ALTER TABLE runs ADD COLUMN lease_token TEXT;
+    ALTER TABLE runs ADD COLUMN execution_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN lease_expires_ms INTEGER;
+    CREATE INDEX runs_lease ON runs(lease_expires_ms) WHERE lease_expires_ms IS NOT NULL;
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -22,8 +22,8 @@ use tokio::sync::oneshot;
 
 use super::schema;
 use super::{
-    Claimed, Emitted, NewRun, Outcome, Run, RunStatus, StepRow, Store, StoreError, StoreResult,
-    Suspension,
+    Claimed, Emitted, Fence, Leased, NewRun, Outcome, Run, RunStatus, StepRow, Store, StoreError,
+    StoreResult, Suspension,
 };
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -429,11 +429,89 @@ fn insert_event(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> StoreR
 
 fn insert_run(conn: &Connection, run: &NewRun, event_id: &str, now_ms: i64) -> StoreResult<()> {
     let (parent, parent_step) = run.parent.clone().unzip();
+    let (group, limit) = run.concurrency.clone().unzip();
     conn.prepare_cached(
         "INSERT INTO runs (id, function_id, event_id, status, attempt, max_attempts, created_ms, updated_ms, due_ms, \
-         parent_run_id, parent_step_id) VALUES (?1, ?2, ?3, 'pending', 1, ?4, ?5, ?5, ?5, ?6, ?7)",
+         parent_run_id, parent_step_id, concurrency_key, concurrency_limit, actor_key, dispatch) \
+         VALUES (?1, ?2, ?3, 'pending', 1, ?4, ?5, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
-    .execute(params![run.id, run.function_id, event_id, run.max_attempts.max(1), now_ms, parent, parent_step])?;
+    .execute(params![
+        run.id,
+        run.function_id,
+        event_id,
+        run.max_attempts.max(1),
+        now_ms,
+        parent,
+        parent_step,
+        group,
+        limit,
+        run.actor,
+        run.dispatch
+    ])?;
+    Ok(())
+}
+
+/// Marks a due run running (resolving the deadline it woke at) and loads
+/// what its invocation needs.
+fn start_run(conn: &Connection, run: &mut Run, now_ms: i64) -> StoreResult<Claimed> {
+    if run.status == RunStatus::Waiting {
+        resolve_deadline(conn, run, now_ms)?;
+    }
+    conn.prepare_cached(
+        "UPDATE runs SET status = 'running', due_ms = NULL, suspended_at = NULL, updated_ms = ?2 WHERE id = ?1",
+    )?
+    .execute(params![run.id, now_ms])?;
+    run.status = RunStatus::Running;
+    run.due_ms = None;
+    run.suspended_at = None;
+    let event = load_event(conn, &run.event_id)?;
+    let journal = load_journal(conn, &run.id)?;
+    Ok(Claimed {
+        run: run.clone(),
+        event,
+        journal,
+    })
+}
+
+/// Whether a due run must wait for its concurrency group or its actor.
+fn gated(conn: &Connection, run_id: &str, resuming: bool) -> StoreResult<bool> {
+    let (group, limit, actor): (Option<String>, Option<i64>, Option<String>) = conn
+        .prepare_cached(
+            "SELECT concurrency_key, concurrency_limit, actor_key FROM runs WHERE id = ?1",
+        )?
+        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    if let (Some(group), Some(limit)) = (&group, limit) {
+        let running: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM runs WHERE concurrency_key = ?1 AND status = 'running'",
+            )?
+            .query_row([group], |r| r.get(0))?;
+        if running >= limit {
+            return Ok(true);
+        }
+    }
+    if let Some(actor) = actor.as_ref().filter(|_| !resuming) {
+        // One run per actor at a time, suspended ones included.
+        let busy: i64 = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM runs WHERE actor_key = ?1 AND id != ?2 AND status IN ('running', 'waiting')",
+            )?
+            .query_row(params![actor, run_id], |r| r.get(0))?;
+        if busy > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Lets the gated runs of `run_id`'s groups be claimed again.
+fn release_gates(conn: &Connection, run_id: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE runs SET blocked = 0 WHERE blocked = 1 AND ( \
+           concurrency_key = (SELECT concurrency_key FROM runs WHERE id = ?1) \
+           OR actor_key = (SELECT actor_key FROM runs WHERE id = ?1))",
+    )?
+    .execute([run_id])?;
     Ok(())
 }
 
@@ -637,26 +715,22 @@ impl Store for SqliteStore {
             let due: Vec<Run> = conn
                 .prepare_cached(&format!(
                     "SELECT {RUN_COLUMNS} FROM runs WHERE due_ms IS NOT NULL AND due_ms <= ?1 \
-                     AND status IN ('pending', 'waiting') ORDER BY due_ms LIMIT ?2"
+                     AND status IN ('pending', 'waiting') AND blocked = 0 AND dispatch = 'local' \
+                     ORDER BY due_ms LIMIT ?2"
                 ))?
                 .query_map(params![now_ms, limit as i64], run_from_row)?
                 .map(|r| r.map_err(StoreError::from).and_then(finish_run))
                 .collect::<StoreResult<_>>()?;
             let mut claimed = Vec::with_capacity(due.len());
             for mut run in due {
-                if run.status == RunStatus::Waiting {
-                    resolve_deadline(conn, &run, now_ms)?;
+                // A run waking from a suspension already holds its actor, but
+                // still needs a concurrency slot.
+                if gated(conn, &run.id, run.status == RunStatus::Waiting)? {
+                    conn.prepare_cached("UPDATE runs SET blocked = 1 WHERE id = ?1")?
+                        .execute([&run.id])?;
+                    continue;
                 }
-                conn.prepare_cached(
-                    "UPDATE runs SET status = 'running', due_ms = NULL, suspended_at = NULL, updated_ms = ?2 WHERE id = ?1",
-                )?
-                .execute(params![run.id, now_ms])?;
-                run.status = RunStatus::Running;
-                run.due_ms = None;
-                run.suspended_at = None;
-                let event = load_event(conn, &run.event_id)?;
-                let journal = load_journal(conn, &run.id)?;
-                claimed.push(Claimed { run, event, journal });
+                claimed.push(start_run(conn, &mut run, now_ms)?);
             }
             Ok(claimed)
         })
@@ -665,7 +739,9 @@ impl Store for SqliteStore {
     fn next_due(&self) -> BoxFuture<'_, StoreResult<Option<i64>>> {
         self.read(|conn| {
             Ok(conn
-                .prepare_cached("SELECT MIN(due_ms) FROM runs WHERE due_ms IS NOT NULL AND status IN ('pending', 'waiting')")?
+                .prepare_cached(
+                    "SELECT MIN(due_ms) FROM runs WHERE due_ms IS NOT NULL AND blocked = 0 AND status IN ('pending', 'waiting')",
+                )?
                 .query_row([], |r| r.get(0))?)
         })
     }
@@ -698,6 +774,11 @@ impl Store for SqliteStore {
                 // Cancelled (or re-claimed) meanwhile: keep the steps, drop the outcome.
                 return Ok(());
             }
+            release_gates(conn, &run_id)?;
+            conn.prepare_cached(
+                "UPDATE runs SET worker_id = NULL, lease_token = NULL, lease_expires_ms = NULL WHERE id = ?1",
+            )?
+            .execute([&run_id])?;
             let fp = format!("{fingerprint:016x}");
             let changed = run.fingerprint.as_deref().is_some_and(|old| old != fp);
             conn.prepare_cached(
@@ -766,9 +847,19 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![run_id, json_text(&error), now_ms])?;
                 conn.prepare_cached("DELETE FROM waits WHERE run_id = ?1")?.execute([&run_id])?;
+                release_gates(conn, &run_id)?;
                 resolve_parent(conn, &run, Err(&error), now_ms)?;
             }
             load_run(conn, &run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.clone()))
+        })
+    }
+
+    fn event(&self, event_id: &str) -> BoxFuture<'_, StoreResult<Option<EventEnvelope>>> {
+        let event_id = event_id.to_owned();
+        self.read(move |conn| match load_event(conn, &event_id) {
+            Ok(event) => Ok(Some(event)),
+            Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => Ok(None),
+            Err(e) => Err(e),
         })
     }
 
@@ -826,10 +917,155 @@ impl Store for SqliteStore {
         })
     }
 
+    fn lease(
+        &self,
+        function_ids: Vec<String>,
+        worker_id: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, StoreResult<Vec<Leased>>> {
+        let worker_id = worker_id.to_owned();
+        self.write(move |conn| {
+            let ids = serde_json::to_string(&function_ids)?;
+            let due: Vec<Run> = conn
+                .prepare_cached(&format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE due_ms IS NOT NULL AND due_ms <= ?1 \
+                     AND status IN ('pending', 'waiting') AND blocked = 0 AND dispatch = 'pull' \
+                     AND function_id IN (SELECT value FROM json_each(?2)) ORDER BY due_ms LIMIT ?3"
+                ))?
+                .query_map(params![now_ms, ids, limit as i64], run_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(finish_run))
+                .collect::<StoreResult<_>>()?;
+            let mut leased = Vec::with_capacity(due.len());
+            for mut run in due {
+                if gated(conn, &run.id, run.status == RunStatus::Waiting)? {
+                    conn.prepare_cached("UPDATE runs SET blocked = 1 WHERE id = ?1")?.execute([&run.id])?;
+                    continue;
+                }
+                let claimed = start_run(conn, &mut run, now_ms)?;
+                let token = uuid::Uuid::now_v7().simple().to_string();
+                let seq: i64 = conn
+                    .prepare_cached(
+                        "UPDATE runs SET worker_id = ?2, lease_token = ?3, execution_seq = execution_seq + 1, \
+                         lease_expires_ms = ?4 WHERE id = ?1 RETURNING execution_seq",
+                    )?
+                    .query_row(params![run.id, worker_id, token, now_ms + lease_ms], |r| r.get(0))?;
+                let step_sequence_base: i64 = conn
+                    .prepare_cached("SELECT COUNT(*) FROM steps WHERE run_id = ?1")?
+                    .query_row([&run.id], |r| r.get(0))?;
+                leased.push(Leased { claimed, execution_seq: seq, lease_token: token, step_sequence_base });
+            }
+            Ok(leased)
+        })
+    }
+
+    fn fence(
+        &self,
+        run_id: &str,
+        worker_id: &str,
+        fence: Option<(i64, String)>,
+    ) -> BoxFuture<'_, StoreResult<Fence>> {
+        let (run_id, worker_id) = (run_id.to_owned(), worker_id.to_owned());
+        self.read(move |conn| {
+            let row: Option<(String, Option<String>, Option<String>, i64)> = conn
+                .prepare_cached(
+                    "SELECT status, worker_id, lease_token, execution_seq FROM runs WHERE id = ?1",
+                )?
+                .query_row([&run_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let Some((status, holder, token, seq)) = row else {
+                return Ok(Fence::Unknown);
+            };
+            let holds = status == "running" && holder.as_deref() == Some(worker_id.as_str());
+            let matches = match &fence {
+                Some((s, t)) => *s == seq && token.as_deref() == Some(t.as_str()),
+                None => true,
+            };
+            Ok(if holds && matches {
+                Fence::Held
+            } else {
+                Fence::Stale
+            })
+        })
+    }
+
+    fn renew(
+        &self,
+        run_ids: Vec<String>,
+        worker_id: &str,
+        until_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        let worker_id = worker_id.to_owned();
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "UPDATE runs SET lease_expires_ms = ?3 WHERE id = ?1 AND worker_id = ?2 AND status = 'running'",
+            )?;
+            for id in &run_ids {
+                stmt.execute(params![id, worker_id, until_ms])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn expire_leases(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>> {
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE runs SET status = 'pending', due_ms = ?1, updated_ms = ?1, worker_id = NULL, \
+                     lease_token = NULL, lease_expires_ms = NULL \
+                     WHERE status = 'running' AND lease_expires_ms IS NOT NULL AND lease_expires_ms < ?1",
+                )?
+                .execute([now_ms])?)
+        })
+    }
+
+    fn put_function(
+        &self,
+        id: &str,
+        definition: Value,
+        now_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<(i64, bool)>> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            let text = json_text(&definition);
+            let current: Option<(i64, String)> = conn
+                .prepare_cached("SELECT version, definition FROM functions WHERE id = ?1")?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match current {
+                Some((version, old)) if old == text => Ok((version, false)),
+                Some((version, _)) => {
+                    conn.prepare_cached("UPDATE functions SET definition = ?2, version = ?3, updated_ms = ?4 WHERE id = ?1")?
+                        .execute(params![id, text, version + 1, now_ms])?;
+                    Ok((version + 1, false))
+                }
+                None => {
+                    conn.prepare_cached("INSERT INTO functions (id, definition, version, updated_ms) VALUES (?1, ?2, 1, ?3)")?
+                        .execute(params![id, text, now_ms])?;
+                    Ok((1, true))
+                }
+            }
+        })
+    }
+
+    fn functions(&self) -> BoxFuture<'_, StoreResult<Vec<Value>>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT definition FROM functions ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+        })
+    }
+
     fn recover(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>> {
         self.write(move |conn| {
             Ok(conn
-                .prepare_cached("UPDATE runs SET status = 'pending', due_ms = ?1, updated_ms = ?1 WHERE status = 'running'")?
+                .prepare_cached(
+                    "UPDATE runs SET status = 'pending', due_ms = ?1, updated_ms = ?1, blocked = 0 \
+                     WHERE status = 'running' OR blocked = 1",
+                )?
                 .execute([now_ms])?)
         })
     }

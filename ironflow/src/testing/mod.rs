@@ -673,56 +673,39 @@ impl TestClient {
                 function_id,
                 input,
                 ..
-            } => {
-                let input = input.clone().unwrap_or(Value::Null);
-                let outcome = self.invoke_child(function_id, input).await;
-                let name = name_of(step_id);
-                match outcome {
-                    Ok((output, _)) => (
-                        row(step_id, &name, JournalStatus::Completed, output, None),
-                        TestStepKind::Invoke,
-                    ),
-                    Err((message, child)) => {
-                        let error = serde_json::json!({ "function_id": function_id, "child_run_id": child, "cause": message });
-                        (
-                            row(
-                                step_id,
-                                &name,
-                                JournalStatus::Failed,
-                                Value::Null,
-                                Some(Value::String(error.to_string())),
-                            ),
-                            TestStepKind::Invoke,
-                        )
-                    }
-                }
             }
-            YieldInfo::InvokeFunctionAsync {
+            | YieldInfo::InvokeFunctionAsync {
                 step_id,
                 function_id,
                 input,
             } => {
-                let input = input.clone().unwrap_or(Value::Null);
+                let is_async = matches!(info, YieldInfo::InvokeFunctionAsync { .. });
+                let kind = if is_async {
+                    TestStepKind::InvokeAsync
+                } else {
+                    TestStepKind::Invoke
+                };
                 let name = name_of(step_id);
+                let input = input.clone().unwrap_or(Value::Null);
                 match self.invoke_child(function_id, input).await {
-                    Ok((_, child)) => {
-                        let output = serde_json::json!({ "run_id": child });
+                    Ok((output, child)) => {
+                        // §1.3 (c): an async invoke journals the child's run id.
+                        let output = if is_async {
+                            serde_json::json!({ "run_id": child })
+                        } else {
+                            output
+                        };
                         (
                             row(step_id, &name, JournalStatus::Completed, output, None),
-                            TestStepKind::InvokeAsync,
+                            kind,
                         )
                     }
                     Err((message, child)) => {
                         let error = serde_json::json!({ "function_id": function_id, "child_run_id": child, "cause": message });
+                        let error = Some(Value::String(error.to_string()));
                         (
-                            row(
-                                step_id,
-                                &name,
-                                JournalStatus::Failed,
-                                Value::Null,
-                                Some(error),
-                            ),
-                            TestStepKind::InvokeAsync,
+                            row(step_id, &name, JournalStatus::Failed, Value::Null, error),
+                            kind,
                         )
                     }
                 }

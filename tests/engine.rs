@@ -929,3 +929,79 @@ mod crash {
         );
     }
 }
+
+#[ironflow::function(id = "ticker", trigger(cron = "* * * * * *"))]
+async fn ticker(ctx: Ctx) -> ironflow::Result<Value> {
+    Ok(ctx.event().data.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_triggers_fire_on_schedule() {
+    let engine = engine("cron", Registry::new().register(ticker)).await;
+    // Every second: wait (bounded) for two completed firings.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let runs = engine.runs(Some("ticker"), 10).await.unwrap();
+        let done: Vec<_> = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Completed)
+            .collect();
+        if done.len() >= 2 {
+            let scheduled = done[0].output.as_ref().unwrap()["scheduled_at"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                scheduled.ends_with(".000Z"),
+                "fires on the second: {scheduled}"
+            );
+            assert_ne!(done[0].output, done[1].output, "two distinct occurrences");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cron did not fire twice: {runs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    engine.shutdown();
+}
+
+#[ironflow::function(
+    id = "slowpoke",
+    trigger = "slowpoke.started",
+    timeout = "200ms",
+    retry(max_attempts = 2, initial_delay = "10ms")
+)]
+async fn slowpoke(ctx: Ctx) -> ironflow::Result<()> {
+    ctx.run("quick", || async { Ok(()) }).await?;
+    ctx.run("stuck", || async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_function_timeout_bounds_each_invocation() {
+    let engine = engine("timeout", Registry::new().register(slowpoke)).await;
+    let run_id = engine
+        .emit("slowpoke.started", json!({}))
+        .await
+        .unwrap()
+        .run_ids[0]
+        .clone();
+    let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.attempt, 2, "a timeout is retried");
+    assert_eq!(run.error.as_ref().unwrap()["code"], "FUNCTION_TIMEOUT");
+    // `quick` was journaled on the first attempt and not run again.
+    let quick: Vec<_> = engine
+        .steps(&run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name == "quick")
+        .collect();
+    assert_eq!((quick.len(), quick[0].attempt), (1, 1));
+}

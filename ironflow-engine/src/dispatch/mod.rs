@@ -2,10 +2,13 @@
 //! function linked into this binary through the SDK's replay machine.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ironflow::__private::BoxFuture;
 use ironflow::function::Function;
-use ironflow::protocol::{Invocation, InvocationResponse, OnExhausted, StepResult};
+use ironflow::protocol::{
+    ErrorInfo, Invocation, InvocationResponse, InvocationStatus, OnExhausted, StepResult,
+};
 use ironflow::step::{ExecEnv, StepSink, execute};
 
 use crate::store::{Claimed, Durability, SqliteStore, Store};
@@ -64,5 +67,29 @@ pub(crate) async fn in_process(
     if durability == Durability::Strict {
         env = env.with_step_sink(Arc::new(StoreSink(store)));
     }
-    execute(function.record(), invocation, &env).await
+    // The function timeout bounds one invocation's execution; durable sleeps
+    // and waits between invocations do not count against it.
+    let limit = Duration::from_millis(function.record().timeout_ms.max(1));
+    match tokio::time::timeout(limit, execute(function.record(), invocation, &env)).await {
+        Ok(response) => response,
+        Err(_) => InvocationResponse {
+            status: InvocationStatus::Failed,
+            // Steps finished before the timeout were journaled by the sink
+            // (strict); under batched durability they run again.
+            steps: Vec::new(),
+            result: None,
+            yield_info: None,
+            error: Some(ErrorInfo {
+                message: format!(
+                    "function timed out after {}",
+                    ironflow::protocol::format_duration(limit)
+                ),
+                code: Some("FUNCTION_TIMEOUT".to_owned()),
+                step_id: None,
+                retryable: true,
+                stack: None,
+                retry_after_ms: None,
+            }),
+        },
+    }
 }

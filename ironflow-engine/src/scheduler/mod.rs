@@ -19,6 +19,7 @@ use crate::dispatch;
 use crate::store::{Claimed, Emitted, NewRun, Outcome, SqliteStore, Store, Suspension, Wait};
 use crate::{EngineConfig, EngineError, new_id, now_ms};
 
+mod cron;
 pub(crate) mod function;
 mod trigger;
 
@@ -36,7 +37,9 @@ pub(crate) struct Scheduler {
     /// Signalled when pull-mode runs may have become due (long polls wait on it).
     pub(crate) jobs_available: Notify,
     slots: Arc<Semaphore>,
-    stopped: AtomicBool,
+    pub(crate) stopped: AtomicBool,
+    /// Signalled when functions are registered (the cron loop reschedules).
+    pub(crate) functions_changed: Notify,
 }
 
 impl fmt::Debug for Scheduler {
@@ -70,9 +73,11 @@ impl Scheduler {
             wake: Notify::new(),
             runs_changed: Notify::new(),
             jobs_available: Notify::new(),
+            functions_changed: Notify::new(),
             stopped: AtomicBool::new(false),
         });
         tokio::spawn(scheduler.clone().run_loop());
+        tokio::spawn(cron::run(scheduler.clone()));
         Ok(scheduler)
     }
 
@@ -142,7 +147,45 @@ impl Scheduler {
             .collect();
         all.push(def);
         *defs = Functions::new(all)?;
+        drop(defs);
+        self.functions_changed.notify_waiters();
         Ok(())
+    }
+
+    /// Fires a cron trigger: emits its event (deduplicated by `key`) and
+    /// starts a run of `function_id` even when no trigger names the event.
+    pub(crate) async fn fire(
+        &self,
+        function_id: &str,
+        event_name: &str,
+        data: Value,
+        key: String,
+    ) -> Result<Emitted, EngineError> {
+        let event = EventEnvelope {
+            id: new_id("evt"),
+            name: event_name.to_owned(),
+            data,
+            timestamp: ironflow::protocol::format_timestamp(std::time::SystemTime::now()),
+            version: Some(1),
+            idempotency_key: Some(key),
+            source: Some("cron".to_owned()),
+            metadata: None,
+        };
+        let runs = {
+            let defs = self.defs.read().unwrap_or_else(|e| e.into_inner());
+            let mut ids = defs.triggers.matching(&event);
+            if !ids.iter().any(|id| id == function_id) {
+                ids.push(function_id.to_owned());
+            }
+            ids.iter()
+                .filter_map(|id| defs.get(id))
+                .map(|def| new_run(def, &event, None))
+                .collect()
+        };
+        let emitted = self.store.emit(event, runs, now_ms()).await?;
+        self.wake();
+        self.notify_runs();
+        Ok(emitted)
     }
 
     pub(crate) fn wake(&self) {
@@ -166,6 +209,7 @@ impl Scheduler {
     pub(crate) fn shutdown(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         self.wake.notify_one();
+        self.functions_changed.notify_waiters();
     }
 
     pub(crate) async fn emit(&self, event: EventEnvelope) -> Result<Emitted, EngineError> {

@@ -1005,3 +1005,116 @@ async fn the_function_timeout_bounds_each_invocation() {
         .collect();
     assert_eq!((quick.len(), quick[0].attempt), (1, 1));
 }
+
+mod push {
+    //! Push mode: the engine POSTs signed invocations to an app's `serve` handler.
+
+    use super::*;
+    use ironflow::serve::Serve;
+
+    async fn app(registry: Registry, key: &str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/ironflow", listener.local_addr().unwrap());
+        let router = axum::Router::new().route(
+            "/api/ironflow",
+            Serve::new(registry).signing_key(key).into_method_router(),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        url
+    }
+
+    async fn engine_api(test: &str, key: &str) -> (Engine, String) {
+        let config = EngineConfig {
+            db_path: temp_db(test),
+            signing_key: Some(key.to_owned()),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::start(Registry::new(), config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = ironflow_engine::api::router(engine.clone(), 4 << 20);
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (engine, base)
+    }
+
+    async fn register(base: &str, id: &str, event: &str, endpoint: &str, max_attempts: u32) {
+        let body = json!({ "id": id, "triggers": [{ "event": event }], "endpointUrl": endpoint, "retry": { "maxAttempts": max_attempts, "initialDelayMs": 10 } });
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{base}/ironflow.v1.IronflowService/RegisterFunction"
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_goes_through_sleep_wait_invoke_and_parallel_over_signed_push() {
+        let endpoint = app(
+            Registry::new().register(everything).register(square),
+            "push-key",
+        )
+        .await;
+        let (engine, base) = engine_api("push", "push-key").await;
+        register(&base, "everything", "everything.started", &endpoint, 3).await;
+        register(&base, "square", "square.requested", &endpoint, 3).await;
+        let run_id = engine
+            .emit("everything.started", json!({ "key": "p-1" }))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        loop {
+            let run = engine.run(&run_id).await.unwrap().unwrap();
+            if run.suspended_at.as_ref().and_then(|s| s["type"].as_str()) == Some("wait_for_event")
+            {
+                break;
+            }
+            assert!(!run.status.is_terminal(), "{run:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        engine
+            .emit(
+                "everything.approved",
+                json!({ "key": "p-1", "by": "carol" }),
+            )
+            .await
+            .unwrap();
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        assert_eq!(
+            run.output,
+            Some(json!({ "first": "one", "approved_by": "carol", "squared": 81, "sum": 3 }))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wrong_signing_key_is_rejected_by_the_app_and_fails_the_run() {
+        let endpoint = app(Registry::new().register(square), "the-apps-key").await;
+        let (engine, base) = engine_api("push-bad-key", "another-key").await;
+        register(&base, "square", "square.requested", &endpoint, 1).await;
+        let run_id = engine
+            .emit("square.requested", json!({ "n": 2 }))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        let message = run.error.as_ref().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            message.contains("401") && message.contains("SIGNATURE_INVALID"),
+            "{message}"
+        );
+    }
+}

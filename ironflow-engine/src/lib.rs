@@ -114,6 +114,8 @@ pub struct EngineConfig {
     pub max_concurrent_runs: usize,
     /// Durability of step results.
     pub durability: Durability,
+    /// Key signing push requests (`IRONFLOW_SIGNING_KEY`); unsigned when `None`.
+    pub signing_key: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -122,6 +124,9 @@ impl Default for EngineConfig {
             db_path: PathBuf::from(".ironflow").join("ironflow.db"),
             max_concurrent_runs: 256,
             durability: Durability::Strict,
+            signing_key: std::env::var("IRONFLOW_SIGNING_KEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
         }
     }
 }

@@ -160,15 +160,24 @@ pub(super) async fn register_function(
             request.id
         )));
     }
-    let push = request.endpoint_url.as_deref().filter(|u| !u.is_empty());
+    let endpoint = request.endpoint_url.clone().filter(|u| !u.is_empty());
     let mode = request.preferred_mode.as_deref().unwrap_or("");
-    if push.is_some() || mode == "EXECUTION_MODE_PUSH" {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "unimplemented",
-            "push dispatch (endpointUrl) is not supported by this engine yet; register with preferredMode EXECUTION_MODE_PULL",
-        ));
-    }
+    // §1.1: an endpointUrl without a mode means push.
+    let dispatch = match (mode, endpoint) {
+        ("EXECUTION_MODE_PULL", _) => Dispatch::Pull,
+        (_, Some(url)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ApiError::invalid(format!(
+                    "`endpointUrl` must be an http(s) URL, got {url:?}"
+                )));
+            }
+            Dispatch::Push { endpoint_url: url }
+        }
+        ("EXECUTION_MODE_PUSH", None) => {
+            return Err(ApiError::invalid("push mode needs an `endpointUrl`"));
+        }
+        _ => Dispatch::Pull,
+    };
     if let Some(c) = &request.concurrency
         && c.limit == 0
     {
@@ -220,7 +229,7 @@ pub(super) async fn register_function(
         actor_key: request.actor_key.filter(|k| !k.is_empty()),
         secrets: request.secrets,
         fingerprint,
-        dispatch: Dispatch::Pull,
+        dispatch,
         metadata,
     };
     let (id, name) = (def.id.clone(), def.name.clone());

@@ -267,7 +267,7 @@ async fn serve(
     max_body_bytes: usize,
 ) -> Result<(), String> {
     if !dev {
-        return Err("only `--dev` (no authentication) is supported by this build; API keys come with the auth work".into());
+        return Err("only `--dev` (no authentication) is supported by this build; API keys come with the auth work (issue 5)".into());
     }
     let config = EngineConfig {
         db_path: db.clone(),

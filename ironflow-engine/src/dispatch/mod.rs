@@ -2,10 +2,11 @@
 //! function linked into this binary through the SDK's replay machine.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ironflow::__private::BoxFuture;
 use ironflow::function::Function;
+use ironflow::protocol::signature::{self, SignatureFormat};
 use ironflow::protocol::{
     ErrorInfo, Invocation, InvocationResponse, InvocationStatus, OnExhausted, StepResult,
 };
@@ -37,6 +38,74 @@ impl StepSink for StoreSink {
                     )
                 })
         })
+    }
+}
+
+/// POSTs one invocation to a push endpoint (§1.2), signed (§1.4) when a key
+/// is configured. Anything but a 200 with a protocol response is a transport
+/// failure: retried with the function's policy (§1.5).
+pub(crate) async fn push(
+    http: &reqwest::Client,
+    endpoint_url: &str,
+    job: &Claimed,
+    signing_key: Option<&str>,
+) -> InvocationResponse {
+    let invocation = Invocation {
+        run_id: job.run.id.clone(),
+        function_id: job.run.function_id.clone(),
+        attempt: job.run.attempt,
+        max_attempts: Some(job.run.max_attempts),
+        on_exhausted: Some(OnExhausted::Fail),
+        event: job.event.clone(),
+        steps: job.journal.clone(),
+        resume: None,
+        secrets: Default::default(),
+    };
+    let body = match serde_json::to_vec(&invocation) {
+        Ok(body) => body,
+        Err(e) => return transport_failure(format!("cannot encode the invocation: {e}")),
+    };
+    let mut request = http
+        .post(endpoint_url)
+        .header("Content-Type", "application/json")
+        .timeout(Duration::from_secs(300));
+    if let Some(key) = signing_key {
+        let header = signature::sign(key, &body, SystemTime::now(), SignatureFormat::Both);
+        request = request.header(signature::HEADER, header);
+    }
+    let response = match request.body(body).send().await {
+        Ok(r) => r,
+        Err(e) => return transport_failure(format!("push to {endpoint_url} failed: {e}")),
+    };
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return transport_failure(format!(
+            "push endpoint {endpoint_url} answered {status}: {text}"
+        ));
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        transport_failure(format!(
+            "push endpoint {endpoint_url} answered a body that is not a protocol response: {e}"
+        ))
+    })
+}
+
+fn transport_failure(message: String) -> InvocationResponse {
+    tracing::warn!(%message, "push dispatch failed");
+    InvocationResponse {
+        status: InvocationStatus::Failed,
+        steps: Vec::new(),
+        result: None,
+        yield_info: None,
+        error: Some(ErrorInfo {
+            message,
+            code: Some("TRANSPORT_ERROR".to_owned()),
+            step_id: None,
+            retryable: true,
+            stack: None,
+            retry_after_ms: None,
+        }),
     }
 }
 

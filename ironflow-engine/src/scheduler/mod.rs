@@ -23,7 +23,7 @@ mod cron;
 pub(crate) mod function;
 mod trigger;
 
-use function::FunctionDef;
+use function::{Dispatch, FunctionDef};
 use trigger::Triggers;
 
 /// The scheduler: owns the store and the registry, runs the dispatch loop.
@@ -37,6 +37,7 @@ pub(crate) struct Scheduler {
     /// Signalled when pull-mode runs may have become due (long polls wait on it).
     pub(crate) jobs_available: Notify,
     slots: Arc<Semaphore>,
+    http: reqwest::Client,
     pub(crate) stopped: AtomicBool,
     /// Signalled when functions are registered (the cron loop reschedules).
     pub(crate) functions_changed: Notify,
@@ -69,6 +70,7 @@ impl Scheduler {
             registry,
             defs: std::sync::RwLock::new(functions),
             slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+            http: reqwest::Client::new(),
             config,
             wake: Notify::new(),
             runs_changed: Notify::new(),
@@ -280,22 +282,48 @@ impl Scheduler {
         let run_id = job.run.id.clone();
         let attempt = job.run.attempt;
         let def = self.def(&job.run.function_id);
-        let (Some(function), Some(def)) = (self.registry.get(&job.run.function_id), def) else {
-            let error = json!({ "message": format!("function not found: {}", job.run.function_id), "code": "FUNCTION_NOT_FOUND" });
-            self.finish(
-                &run_id,
-                attempt,
-                0,
-                InvocationResponse::default_failed(),
-                Outcome::Failed(error),
-            )
-            .await;
-            return;
+        let local = self.registry.get(&job.run.function_id);
+        let response = match (&def, local) {
+            (
+                Some(FunctionDef {
+                    dispatch: Dispatch::Push { endpoint_url },
+                    ..
+                }),
+                _,
+            ) => {
+                dispatch::push(
+                    &self.http,
+                    endpoint_url,
+                    &job,
+                    self.config.signing_key.as_deref(),
+                )
+                .await
+            }
+            (Some(_), Some(function)) => {
+                dispatch::in_process(&function, &job, self.config.durability, self.store.clone())
+                    .await
+            }
+            _ => {
+                let error = json!({ "message": format!("function not found: {}", job.run.function_id), "code": "FUNCTION_NOT_FOUND" });
+                self.finish(
+                    &run_id,
+                    attempt,
+                    0,
+                    InvocationResponse::default_failed(),
+                    Outcome::Failed(error),
+                )
+                .await;
+                return;
+            }
         };
-        let response =
-            dispatch::in_process(&function, &job, self.config.durability, self.store.clone()).await;
+        let Some(def) = def else { return };
+        let fingerprint = def
+            .fingerprint
+            .as_deref()
+            .and_then(|f| u64::from_str_radix(f, 16).ok())
+            .unwrap_or(0);
         let outcome = self.outcome(&def, &job, &response);
-        self.finish(&run_id, attempt, function.fingerprint(), response, outcome)
+        self.finish(&run_id, attempt, fingerprint, response, outcome)
             .await;
     }
 

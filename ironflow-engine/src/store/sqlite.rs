@@ -715,7 +715,7 @@ impl Store for SqliteStore {
             let due: Vec<Run> = conn
                 .prepare_cached(&format!(
                     "SELECT {RUN_COLUMNS} FROM runs WHERE due_ms IS NOT NULL AND due_ms <= ?1 \
-                     AND status IN ('pending', 'waiting') AND blocked = 0 AND dispatch = 'local' \
+                     AND status IN ('pending', 'waiting') AND blocked = 0 AND dispatch IN ('local', 'push') \
                      ORDER BY due_ms LIMIT ?2"
                 ))?
                 .query_map(params![now_ms, limit as i64], run_from_row)?

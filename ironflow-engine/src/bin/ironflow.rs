@@ -74,6 +74,8 @@ enum Command {
     },
     /// Lists the functions the engine knows.
     Functions,
+    /// Lists the pull workers registered with the engine.
+    Workers,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +256,27 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Functions => {
             print_json(&client.get("/api/v1/functions").await?);
+            Ok(())
+        }
+        Command::Workers => {
+            let reply = client.get("/api/v1/workers").await?;
+            println!("{:<36} {:<16} {:>6}  functions", "worker", "host", "jobs");
+            for w in reply["workers"].as_array().cloned().unwrap_or_default() {
+                println!(
+                    "{:<36} {:<16} {:>6}  {}",
+                    w["id"].as_str().unwrap_or(""),
+                    w["hostname"].as_str().unwrap_or(""),
+                    format!("{}/{}", w["active_jobs"], w["max_concurrent_jobs"]),
+                    w["function_ids"]
+                        .as_array()
+                        .map(|f| f
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
+                );
+            }
             Ok(())
         }
     }

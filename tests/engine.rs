@@ -1118,3 +1118,69 @@ mod push {
         );
     }
 }
+
+mod worker {
+    //! The SDK's pull worker against the engine, over real HTTP.
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sdk_worker_runs_steps_sleep_wait_and_invoke_against_the_engine() {
+        let engine = engine("worker", Registry::new()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = ironflow_engine::api::router(engine.clone(), 4 << 20);
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+        let worker = ironflow::Worker::new(Registry::new().register(everything).register(square))
+            .server_url(&base)
+            .heartbeat_interval(Duration::from_millis(200))
+            .poll_wait(Duration::from_secs(1))
+            .checkpoint_interval(Duration::from_millis(20));
+        let handle = worker.handle();
+        let running = tokio::spawn(worker.run());
+
+        // The worker registers its functions with the engine first.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let run_id = loop {
+            let emitted = engine
+                .emit("everything.started", json!({ "key": "w-1" }))
+                .await
+                .unwrap();
+            if let Some(run) = emitted.run_ids.first() {
+                break run.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the worker never registered its functions"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        loop {
+            let run = engine.run(&run_id).await.unwrap().unwrap();
+            if run.suspended_at.as_ref().and_then(|s| s["type"].as_str()) == Some("wait_for_event")
+            {
+                break;
+            }
+            assert!(!run.status.is_terminal(), "{run:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        engine
+            .emit("everything.approved", json!({ "key": "w-1", "by": "dave" }))
+            .await
+            .unwrap();
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        assert_eq!(
+            run.output,
+            Some(json!({ "first": "one", "approved_by": "dave", "squared": 81, "sum": 3 }))
+        );
+        assert_eq!(
+            run.fingerprint.as_deref(),
+            Some(format!("{:016x}", everything().fingerprint()).as_str())
+        );
+
+        handle.drain().await;
+        running.await.unwrap().unwrap();
+    }
+}

@@ -233,7 +233,11 @@ impl Engine {
     ) -> Result<Run, EngineError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let changed = self.scheduler.run_changed();
+            // Register for the next change before reading, so a change
+            // between the read and the wait is not missed.
+            let changed = self.scheduler.runs_changed().notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
             let run = self
                 .run(run_id)
                 .await?
@@ -241,13 +245,16 @@ impl Engine {
             if run.status == status || run.status.is_terminal() {
                 return Ok(run);
             }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            if tokio::time::Instant::now() >= deadline {
                 return Err(EngineError::Timeout {
                     run_id: run_id.to_owned(),
                     waited: timeout,
                     status: run.status,
                 });
             }
+            // Re-read at least every second, whatever happens.
+            let wake = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+            let _ = tokio::time::timeout_at(wake, changed).await;
         }
     }
 

@@ -46,6 +46,7 @@ pub mod runtime;
 pub mod serve;
 pub mod step;
 pub mod testing;
+pub mod worker;
 
 #[doc(hidden)]
 pub mod __private;
@@ -54,6 +55,7 @@ pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use event::{Envelope, Event, EventData};
 pub use function::{Function, IntoFunction, Registry, registry};
 pub use step::{Ctx, WaitForEvent};
+pub use worker::Worker;
 
 #[doc = include_str!("../docs/function.md")]
 pub use ironflow_macros::function;

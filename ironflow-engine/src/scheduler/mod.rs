@@ -199,13 +199,10 @@ impl Scheduler {
         self.jobs_available.notify_waiters();
     }
 
-    /// Resolves at the next change of any run.
-    pub(crate) fn run_changed(&self) -> impl std::future::Future<Output = ()> + '_ {
-        let notified = self.runs_changed.notified();
-        async move {
-            // Also re-check now and then, in case a change raced the registration.
-            let _ = tokio::time::timeout(Duration::from_millis(250), notified).await;
-        }
+    /// The notification of run changes (register interest with
+    /// `Notified::enable` before looking at the store, so no change is missed).
+    pub(crate) fn runs_changed(&self) -> &Notify {
+        &self.runs_changed
     }
 
     pub(crate) fn shutdown(&self) {

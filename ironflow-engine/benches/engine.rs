@@ -1,0 +1,294 @@
+//! Engine benchmark: `cargo bench -p ironflow-engine --bench engine`.
+//!
+//! Prints a Markdown table (and writes it to `target/bench-engine.md`) of, for
+//! strict and batched durability: p50/p99 of a 3-step run end to end
+//! in-process (emit → completed), 3-step runs/s and steps/s at 32 concurrent
+//! runs, per-step cost of a sequential 100-step run, replay time of a
+//! 100-step run, fsyncs (group commits) per step, engine RSS; and the
+//! fdatasync floor of the same disk, measured in the same run.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ironflow::prelude::*;
+use ironflow::protocol::{EventEnvelope, Invocation, JournalEntry, JournalStatus};
+use ironflow::step::{ExecEnv, execute};
+use ironflow_engine::{Durability, Engine, EngineConfig, RunStatus};
+use serde_json::{Value, json};
+
+#[ironflow::function(id = "three", trigger = "bench.three")]
+async fn three(ctx: Ctx) -> ironflow::Result<u32> {
+    let a: u32 = ctx.run("a", || async { Ok(1) }).await?;
+    let b: u32 = ctx.run("b", || async { Ok(2) }).await?;
+    let c: u32 = ctx.run("c", || async { Ok(3) }).await?;
+    Ok(a + b + c)
+}
+
+#[ironflow::function(id = "hundred", trigger = "bench.hundred", timeout = "1h")]
+async fn hundred(ctx: Ctx) -> ironflow::Result<u32> {
+    let mut sum = 0;
+    for i in 0..100u32 {
+        sum += ctx
+            .run(format!("step-{i}"), move || async move { Ok(i) })
+            .await?;
+    }
+    Ok(sum)
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ironflow-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Median fdatasync of a 4 KiB overwrite in a preallocated file in `dir`, in
+/// ms: what a WAL commit that does not grow the file costs at least.
+fn fdatasync_floor(dir: &Path) -> f64 {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(dir.join("floor"))
+        .unwrap();
+    let block = [7u8; 4096];
+    for i in 0..16 {
+        file.write_all_at(&block, i * 4096).unwrap();
+    }
+    file.sync_all().unwrap();
+    let mut samples: Vec<f64> = (0..300u64)
+        .map(|i| {
+            file.write_all_at(&block, (i % 16) * 4096).unwrap();
+            let t = Instant::now();
+            file.sync_data().unwrap();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Figures {
+    p50_ms: f64,
+    p99_ms: f64,
+    runs_per_s: f64,
+    steps_per_s: f64,
+    per_step_ms: f64,
+    fsyncs_per_step: f64,
+}
+
+async fn measure(durability: Durability, tag: &str) -> Figures {
+    let dir = temp_dir(tag);
+    let config = EngineConfig {
+        db_path: dir.join("ironflow.db"),
+        durability,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(Registry::new().register(three).register(hundred), config)
+        .await
+        .unwrap();
+    let wait = Duration::from_secs(60);
+
+    // One at a time.
+    let mut latencies = Vec::new();
+    for i in 0..300 {
+        let t = Instant::now();
+        let run = engine
+            .emit("bench.three", json!({ "i": i }))
+            .await
+            .unwrap()
+            .run_ids
+            .remove(0);
+        let done = engine.wait_for_run(&run, wait).await.unwrap();
+        assert_eq!(done.status, RunStatus::Completed);
+        if i >= 20 {
+            latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+
+    // 32 clients, each emitting a run and waiting for it, over and over.
+    let commits_before = engine.store().commits();
+    let total = 3_200;
+    let t = Instant::now();
+    let clients: Vec<_> = (0..32)
+        .map(|c| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                for i in 0..total / 32 {
+                    let run = engine
+                        .emit("bench.three", json!({ "c": c, "i": i }))
+                        .await
+                        .unwrap()
+                        .run_ids
+                        .remove(0);
+                    let done = engine
+                        .wait_for_run(&run, Duration::from_secs(60))
+                        .await
+                        .unwrap();
+                    assert_eq!(done.status, RunStatus::Completed);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    let commits = engine.store().commits() - commits_before;
+
+    // Sequential 100-step run.
+    let t = Instant::now();
+    let run = engine
+        .emit("bench.hundred", json!({}))
+        .await
+        .unwrap()
+        .run_ids
+        .remove(0);
+    engine.wait_for_run(&run, wait).await.unwrap();
+    let per_step_ms = t.elapsed().as_secs_f64() * 1e3 / 100.0;
+    engine.shutdown();
+    Figures {
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        runs_per_s: total as f64 / elapsed,
+        steps_per_s: (total * 3) as f64 / elapsed,
+        per_step_ms,
+        fsyncs_per_step: commits as f64 / (total * 3) as f64,
+    }
+}
+
+/// Replaying a 100-step run from its journal: the SDK side alone.
+async fn replay_100() -> f64 {
+    let journal: Vec<JournalEntry> = (0..100)
+        .map(|i| JournalEntry {
+            id: format!("run_b:step-{i}:0"),
+            name: format!("step-{i}"),
+            status: JournalStatus::Completed,
+            output: json!(i),
+            error: None,
+        })
+        .collect();
+    let invocation = |steps: Vec<JournalEntry>| Invocation {
+        run_id: "run_b".into(),
+        function_id: "hundred".into(),
+        attempt: 1,
+        max_attempts: Some(3),
+        on_exhausted: None,
+        event: EventEnvelope {
+            id: "e".into(),
+            name: "bench.hundred".into(),
+            data: Value::Null,
+            timestamp: String::new(),
+            version: Some(1),
+            idempotency_key: None,
+            source: None,
+            metadata: None,
+        },
+        steps,
+        resume: None,
+        secrets: Default::default(),
+    };
+    let mut samples = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let response = execute(
+            hundred().record(),
+            invocation(journal.clone()),
+            &ExecEnv::default(),
+        )
+        .await;
+        samples.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(
+            response.steps.is_empty(),
+            "a full journal replays without running steps"
+        );
+    }
+    samples.sort_by(f64::total_cmp);
+    percentile(&samples, 0.5)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let (idle_rss, _) = rss_mib();
+    let floor = fdatasync_floor(&temp_dir("floor"));
+    let strict = measure(Durability::Strict, "strict").await;
+    let batched = measure(Durability::Batched, "batched").await;
+    let replay = replay_100().await;
+    let (_, peak_rss) = rss_mib();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mut out = String::new();
+    out += &format!(
+        "fdatasync floor (4 KiB overwrite of a preallocated file, median of 300, same disk): {floor:.3} ms; {cores} cores\n\n"
+    );
+    out += "| figure | strict | batched |\n|---|---|---|\n";
+    let row = |name: &str, s: f64, b: f64, unit: &str| {
+        format!("| {name} | {s:.3} {unit} | {b:.3} {unit} |\n")
+    };
+    out += &row(
+        "3-step run end to end, in-process, p50",
+        strict.p50_ms,
+        batched.p50_ms,
+        "ms",
+    );
+    out += &row(
+        "3-step run end to end, in-process, p99",
+        strict.p99_ms,
+        batched.p99_ms,
+        "ms",
+    );
+    out += &row(
+        "3-step runs/s, 32 concurrent, in-process",
+        strict.runs_per_s,
+        batched.runs_per_s,
+        "runs/s",
+    );
+    out += &row(
+        "durable steps/s, 32 concurrent, in-process",
+        strict.steps_per_s,
+        batched.steps_per_s,
+        "steps/s",
+    );
+    out += &row(
+        "per step, sequential 100-step run",
+        strict.per_step_ms,
+        batched.per_step_ms,
+        "ms",
+    );
+    out += &row(
+        "fsyncs (group commits) per step, 32 concurrent",
+        strict.fsyncs_per_step,
+        batched.fsyncs_per_step,
+        "",
+    );
+    out += &format!("| replay of a 100-step run (SDK, p50) | {replay:.3} ms | {replay:.3} ms |\n");
+    out += &format!(
+        "| RSS idle / peak (whole bench process) | {idle_rss:.1} / {peak_rss:.1} MiB | (same process) |\n"
+    );
+    print!("{out}");
+    let _ = std::fs::write(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-engine.md"),
+        out,
+    );
+}

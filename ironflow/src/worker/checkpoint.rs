@@ -1,0 +1,186 @@
+//! Progress checkpoints of a running job (`shared/spec/wire-protocol.md`
+//! §3.6): step results are batched into `progress` updates while the
+//! function runs, so a crash loses at most one debounce interval of work.
+
+use std::collections::HashSet;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::transport::Transport;
+use super::wire::{Fence, JobUpdate, Report};
+use crate::__private::BoxFuture;
+use crate::error::Result;
+use crate::protocol::StepResult;
+use crate::step::StepSink;
+
+/// At most this many steps per `progress` update (§3.6).
+pub(crate) const MAX_BATCH: usize = 500;
+/// Upper bound of the backoff after 5xx/network failures (§3.6).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Lower bound of the first backoff, for tiny checkpoint intervals.
+const MIN_BACKOFF: Duration = Duration::from_millis(10);
+
+/// The job a checkpointer writes to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) transport: &'a Transport,
+    pub(crate) job_id: &'a str,
+    pub(crate) fence: &'a Fence,
+    /// `step_sequence_base` of the assignment.
+    pub(crate) base: u64,
+}
+
+/// Collects the step results of one execution and flushes them in order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Checkpoints {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Every step the sink received, in record order.
+    steps: Vec<StepResult>,
+    /// How many of `steps` the engine acknowledged with a 2xx.
+    flushed: usize,
+    /// The execution ended: flush nothing more.
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn wait_until(&self, done: impl Fn(&State) -> bool) {
+        loop {
+            let mut notified = pin!(self.changed.notified());
+            notified.as_mut().enable();
+            if done(&self.lock()) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The [`StepSink`] handed to `execute`: it only queues the result, so a
+/// step never waits for the engine (the pull protocol checkpoints lazily).
+#[derive(Debug)]
+struct Sink(Arc<Shared>);
+
+impl StepSink for Sink {
+    fn record(
+        &self,
+        _run_id: &str,
+        _attempt: u32,
+        step: StepResult,
+    ) -> BoxFuture<'static, Result<()>> {
+        self.0.lock().steps.push(step);
+        self.0.changed.notify_waiters();
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl Checkpoints {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// The sink to give [`crate::step::ExecEnv::with_step_sink`].
+    pub(crate) fn sink(&self) -> Arc<dyn StepSink> {
+        Arc::new(Sink(self.shared.clone()))
+    }
+
+    /// Stops flushing: the terminal report carries what is left. A flush
+    /// already on the wire completes first, so `flushed` is then exact.
+    pub(crate) fn close(&self) {
+        self.shared.lock().closed = true;
+        self.shared.changed.notify_waiters();
+    }
+
+    /// Ids and number of the steps the engine has acknowledged.
+    pub(crate) fn flushed(&self) -> (HashSet<String>, usize) {
+        let state = self.shared.lock();
+        let ids = state.steps[..state.flushed]
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
+        (ids, state.flushed)
+    }
+
+    /// Flushes recorded steps until [`Checkpoints::close`]: `interval` after
+    /// the first unflushed step, at most [`MAX_BATCH`] per update. A 4xx
+    /// disables checkpointing for the job (stale fence, run not running, or a
+    /// server without checkpoints); 5xx and network failures back off
+    /// exponentially, capped at 30 s.
+    pub(crate) async fn run(&self, target: Target<'_>, interval: Duration) {
+        let shared = &*self.shared;
+        let first_backoff = interval.max(MIN_BACKOFF);
+        let mut backoff = first_backoff;
+        loop {
+            shared
+                .wait_until(|s| s.closed || s.steps.len() > s.flushed)
+                .await;
+            tokio::select! {
+                () = shared.wait_until(|s| s.closed) => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            loop {
+                let (batch, offset) = {
+                    let state = shared.lock();
+                    if state.closed {
+                        return;
+                    }
+                    let end = state.steps.len().min(state.flushed + MAX_BATCH);
+                    (
+                        state.steps[state.flushed..end].to_vec(),
+                        target.base + state.flushed as u64,
+                    )
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                let update = JobUpdate {
+                    report: &Report::Progress,
+                    steps: &batch,
+                    step_offset: offset,
+                    fence: target.fence,
+                };
+                match target.transport.update(target.job_id, &update).await {
+                    Ok(()) => {
+                        backoff = first_backoff;
+                        let mut state = shared.lock();
+                        state.flushed += batch.len();
+                        tracing::debug!(job_id = %target.job_id, steps = batch.len(), step_offset = offset, "checkpoint saved");
+                        // A full batch still waiting goes out at once; a
+                        // partial one waits for the next debounce.
+                        if state.steps.len() - state.flushed < MAX_BATCH {
+                            break;
+                        }
+                    }
+                    Err(e) if matches!(e.status(), Some(400..=499)) => {
+                        tracing::info!(job_id = %target.job_id, error = %e, "checkpoint rejected; no more checkpoints for this job");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(job_id = %target.job_id, error = %e, retry_in = ?backoff, "checkpoint failed; retrying");
+                        tokio::select! {
+                            () = shared.wait_until(|s| s.closed) => return,
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        }
+    }
+}

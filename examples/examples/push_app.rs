@@ -1,0 +1,61 @@
+//! Push mode: an axum app serving the order functions at `/api/ironflow`.
+//!
+//! ```sh
+//! IRONFLOW_SIGNING_KEY=dev-key cargo run -p ironflow-engine --bin ironflow -- serve --dev &
+//! IRONFLOW_SIGNING_KEY=dev-key cargo run --example push_app
+//! ```
+//!
+//! On start it registers its functions with the engine (`RegisterFunction`
+//! with its `endpointUrl`); the engine then POSTs signed invocations here.
+
+use ironflow::Registry;
+use ironflow::serve::Serve;
+use ironflow_examples::orders::{process_order, send_confirmation};
+use serde_json::json;
+
+#[ironflow::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let registry = Registry::new()
+        .register(process_order)
+        .register(send_confirmation);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let endpoint = format!("http://127.0.0.1:{port}/api/ironflow");
+    let engine =
+        std::env::var("IRONFLOW_SERVER_URL").unwrap_or_else(|_| "http://localhost:9123".into());
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let app = axum::Router::new().route(
+        "/api/ironflow",
+        Serve::new(registry.clone())
+            .signing_key_from_env()
+            .into_method_router(),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let http = reqwest::Client::new();
+    for function in registry.iter() {
+        let record = function.record();
+        let body = json!({
+            "id": record.id,
+            "name": function.name(),
+            "triggers": record.triggers.iter().map(|t| json!({ "event": t.event, "expression": t.expression, "cron": t.cron })).collect::<Vec<_>>(),
+            "endpointUrl": endpoint,
+            "preferredMode": "EXECUTION_MODE_PUSH",
+            "metadata": { "__ironflow_code_hash": format!("{:016x}", record.fingerprint) },
+        });
+        let reply = http
+            .post(format!(
+                "{engine}/ironflow.v1.IronflowService/RegisterFunction"
+            ))
+            .json(&body)
+            .send()
+            .await?;
+        println!("registered {} with {engine}: {}", record.id, reply.status());
+    }
+    println!("serving push invocations at {endpoint}");
+    server.await??;
+    Ok(())
+}

@@ -50,18 +50,7 @@ pub(crate) async fn push(
     job: &Claimed,
     signing_key: Option<&str>,
 ) -> InvocationResponse {
-    let invocation = Invocation {
-        run_id: job.run.id.clone(),
-        function_id: job.run.function_id.clone(),
-        attempt: job.run.attempt,
-        max_attempts: Some(job.run.max_attempts),
-        on_exhausted: Some(OnExhausted::Fail),
-        event: job.event.clone(),
-        steps: job.journal.clone(),
-        resume: None,
-        secrets: Default::default(),
-    };
-    let body = match serde_json::to_vec(&invocation) {
+    let body = match serde_json::to_vec(&invocation(job, Default::default())) {
         Ok(body) => body,
         Err(e) => return transport_failure(format!("cannot encode the invocation: {e}")),
     };
@@ -109,14 +98,9 @@ fn transport_failure(message: String) -> InvocationResponse {
     }
 }
 
-/// Runs one invocation of `function` in this process.
-pub(crate) async fn in_process(
-    function: &Function,
-    job: &Claimed,
-    durability: Durability,
-    store: Arc<SqliteStore>,
-) -> InvocationResponse {
-    let invocation = Invocation {
+/// The invocation of a claimed run (§1.2): its event and journal.
+fn invocation(job: &Claimed, secrets: std::collections::BTreeMap<String, String>) -> Invocation {
+    Invocation {
         run_id: job.run.id.clone(),
         function_id: job.run.function_id.clone(),
         attempt: job.run.attempt,
@@ -125,13 +109,25 @@ pub(crate) async fn in_process(
         event: job.event.clone(),
         steps: job.journal.clone(),
         resume: None,
-        secrets: function
-            .record()
-            .secrets
-            .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|v| ((*name).to_owned(), v)))
-            .collect(),
-    };
+        secrets,
+    }
+}
+
+/// Runs one invocation of `function` in this process.
+pub(crate) async fn in_process(
+    function: &Function,
+    job: &Claimed,
+    durability: Durability,
+    store: Arc<SqliteStore>,
+) -> InvocationResponse {
+    // Embedded secrets come from the engine's environment.
+    let secrets = function
+        .record()
+        .secrets
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| ((*name).to_owned(), v)))
+        .collect();
+    let invocation = invocation(job, secrets);
     let mut env = ExecEnv::default();
     if durability == Durability::Strict {
         env = env.with_step_sink(Arc::new(StoreSink(store)));

@@ -154,6 +154,19 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Stores an event with the runs it starts, then wakes the dispatch loop
+    /// and whoever waits on runs.
+    async fn store_event(
+        &self,
+        event: EventEnvelope,
+        runs: Vec<NewRun>,
+    ) -> Result<Emitted, EngineError> {
+        let emitted = self.store.emit(event, runs, now_ms()).await?;
+        self.wake();
+        self.notify_runs();
+        Ok(emitted)
+    }
+
     /// Fires a cron trigger: emits its event (deduplicated by `key`) and
     /// starts a run of `function_id` even when no trigger names the event.
     pub(crate) async fn fire(
@@ -184,10 +197,7 @@ impl Scheduler {
                 .map(|def| new_run(def, &event, None))
                 .collect()
         };
-        let emitted = self.store.emit(event, runs, now_ms()).await?;
-        self.wake();
-        self.notify_runs();
-        Ok(emitted)
+        self.store_event(event, runs).await
     }
 
     pub(crate) fn wake(&self) {
@@ -221,10 +231,7 @@ impl Scheduler {
                 .map(|def| new_run(def, &event, None))
                 .collect()
         };
-        let emitted = self.store.emit(event, runs, now_ms()).await?;
-        self.wake();
-        self.notify_runs();
-        Ok(emitted)
+        self.store_event(event, runs).await
     }
 
     async fn run_loop(self: Arc<Self>) {

@@ -1,0 +1,146 @@
+//! Interop with an official SDK: the Python SDK (`ironflow-py`, installed from
+//! PyPI into a throwaway virtualenv, never vendored) runs its polling worker
+//! against `ironflow serve --dev`; an event emitted with our CLI runs its
+//! three-step function with a durable sleep to completion.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The SDK version the fixtures were recorded with.
+const SDK: &str = "ironflow-py==0.53.0";
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ironflow-interop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn venv(dir: &Path) -> PathBuf {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    run(
+        Command::new(&python)
+            .args(["-m", "venv"])
+            .arg(dir.join("venv")),
+        "python3 -m venv",
+    );
+    let bin = dir.join("venv").join("bin");
+    run(
+        Command::new(bin.join("pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SDK,
+        ]),
+        "pip install ironflow-py",
+    );
+    bin.join("python")
+}
+
+#[test]
+fn the_official_python_worker_completes_a_run_emitted_with_our_cli() {
+    let dir = scratch();
+    let python = venv(&dir);
+    let cli = env!("CARGO_BIN_EXE_ironflow");
+    let port = free_port();
+    let server = format!("http://127.0.0.1:{port}");
+
+    let _engine = Kill(
+        Command::new(cli)
+            .args(["serve", "--dev", "--port", &port.to_string(), "--db"])
+            .arg(dir.join("ironflow.db"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the engine"),
+    );
+    let _worker = Kill(
+        Command::new(&python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python_worker.py"))
+            .env("IRONFLOW_SERVER_URL", &server)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the Python worker"),
+    );
+
+    // Wait (bounded) until the worker has registered its function.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new(cli)
+            .args(["--server", &server, "functions"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains("py-three-steps") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Python worker never registered: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let reply = run(
+        Command::new(cli).args([
+            "--server",
+            &server,
+            "emit",
+            "interop.started",
+            "--data",
+            r#"{"n": 4}"#,
+            "--wait",
+        ]),
+        "ironflow emit --wait",
+    );
+    let reply: serde_json::Value = serde_json::from_str(&reply).expect("emit prints JSON");
+    let result = &reply["results"][0];
+    assert_eq!(result["functionId"], "py-three-steps", "{reply}");
+    assert_eq!(result["status"], "completed", "{reply}");
+    assert_eq!(
+        result["output"],
+        serde_json::json!({ "doubled": 8, "plus": 9, "squared": 81 })
+    );
+
+    // The journal holds the Python SDK's step ids, the sleep included.
+    let run_id = result["runId"].as_str().unwrap();
+    let inspect = run(
+        Command::new(cli).args(["--server", &server, "inspect", run_id]),
+        "ironflow inspect",
+    );
+    for step in ["double", "nap", "add-one", "square"] {
+        assert!(inspect.contains(step), "{step} missing from:\n{inspect}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1184,3 +1184,218 @@ mod worker {
         running.await.unwrap().unwrap();
     }
 }
+
+mod recorded {
+    //! The official Python worker's recorded traffic (`shared/spec/fixtures/pull/`)
+    //! replayed against the engine: its registrations, heartbeats and job
+    //! reports are accepted and land as the recording says they should.
+
+    use super::*;
+    use std::collections::HashMap;
+
+    fn fixture(name: &str) -> Value {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|d| d.join("shared/spec/fixtures/pull"))
+            .find(|d| d.is_dir())
+            .expect("shared/spec/fixtures/pull beside the checkout");
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    }
+
+    /// Replaces the recording's ids and fences with the engine's, in a body.
+    fn substitute(body: &Value, map: &[(String, String)]) -> Value {
+        let mut text = body.to_string();
+        for (from, to) in map {
+            text = text.replace(from.as_str(), to.as_str());
+        }
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        // Fences are numbers in the body: replaced by key.
+        for (from, to) in map {
+            if from.starts_with("seq:")
+                && v.get("execution_seq").map(|s| s.to_string()) == Some(from[4..].to_owned())
+            {
+                v["execution_seq"] = serde_json::from_str(to).unwrap();
+            }
+        }
+        v
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_python_workers_recorded_session_is_accepted() {
+        let engine = engine("recorded", Registry::new()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = ironflow_engine::api::router(engine.clone(), 4 << 20);
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let http = reqwest::Client::new();
+        let send = |method: &str, path: &str, body: Option<Value>| {
+            let mut req = http.request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{base}{path}"),
+            );
+            if let Some(body) = body {
+                req = req.json(&body);
+            }
+            async move {
+                let response = req.send().await.unwrap();
+                let status = response.status().as_u16();
+                (
+                    status,
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
+            }
+        };
+
+        // 00: five RegisterFunction calls (plain, retry+timeout, concurrency,
+        // cron + description, CEL expression + metadata), then the worker.
+        for entry in fixture("00-startup.json")["transcript"].as_array().unwrap() {
+            let request = &entry["request"];
+            let path = request["path"].as_str().unwrap();
+            if request["method"] == "GET" {
+                continue;
+            }
+            let (status, reply) = send("POST", path, Some(request["body"].clone())).await;
+            assert_eq!(
+                status,
+                entry["response"]["status"].as_u64().unwrap() as u16,
+                "{path}: {reply}"
+            );
+            if path.ends_with("RegisterFunction") {
+                assert_eq!(reply["function"]["id"], request["body"]["id"]);
+                assert_eq!(reply["created"], true);
+            } else {
+                assert_eq!(reply["worker_id"], "worker-fixture-1");
+            }
+        }
+
+        // One order.created event triggers all five functions (the saga's
+        // expression `event.data.amount > 100` holds for 4200).
+        let emitted = engine
+            .emit(
+                "order.created",
+                json!({ "orderId": "ord_42", "amount": 4200 }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(emitted.run_ids.len(), 5, "{emitted:?}");
+        let mut assignments: HashMap<String, Value> = HashMap::new();
+        while assignments.len() < 5 {
+            let (status, reply) = send(
+                "GET",
+                "/api/v1/workers/worker-fixture-1/jobs?available=1&wait=5",
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{reply}");
+            let job = reply["jobs"][0].clone();
+            assignments.insert(job["function_id"].as_str().unwrap().to_owned(), job);
+        }
+
+        // Replay each job's recorded requests with the engine's ids and fences.
+        let jobs = [
+            (
+                "01-job-three-steps-first-run.json",
+                "three-steps",
+                RunStatus::Completed,
+            ),
+            ("03-job-sleep-yield.json", "sleeper", RunStatus::Waiting),
+            (
+                "04-job-wait-for-event-yield.json",
+                "waiter",
+                RunStatus::Waiting,
+            ),
+            ("05-job-invoke-yield.json", "invoker", RunStatus::Waiting),
+            (
+                "06-job-saga-failed-with-compensations.json",
+                "saga",
+                RunStatus::Failed,
+            ),
+        ];
+        for (file, function, expected) in jobs {
+            let recorded = fixture(file);
+            let sent = &recorded["assignment_sent"];
+            let ours = &assignments[function];
+            let map = vec![
+                (
+                    sent["run_id"].as_str().unwrap().to_owned(),
+                    ours["run_id"].as_str().unwrap().to_owned(),
+                ),
+                (
+                    format!("/jobs/{}", sent["job_id"].as_str().unwrap()),
+                    format!("/jobs/{}", ours["job_id"].as_str().unwrap()),
+                ),
+                (
+                    format!("\"{}\"", sent["job_id"].as_str().unwrap()),
+                    format!("\"{}\"", ours["job_id"].as_str().unwrap()),
+                ),
+                (
+                    sent["lease_token"].as_str().unwrap().to_owned(),
+                    ours["lease_token"].as_str().unwrap().to_owned(),
+                ),
+                (
+                    format!("seq:{}", sent["execution_seq"]),
+                    ours["execution_seq"].to_string(),
+                ),
+            ];
+            for entry in recorded["transcript"].as_array().unwrap() {
+                let request = &entry["request"];
+                if request["method"] == "GET" {
+                    continue;
+                }
+                let mut path = request["path"].as_str().unwrap().to_owned();
+                for (from, to) in &map {
+                    path = path.replace(from.as_str(), to.as_str());
+                }
+                let body = substitute(&request["body"], &map);
+                let (status, reply) =
+                    send(request["method"].as_str().unwrap(), &path, Some(body)).await;
+                assert_eq!(
+                    status,
+                    entry["response"]["status"].as_u64().unwrap() as u16,
+                    "{file} {path}: {reply}"
+                );
+            }
+            let run_id = ours["run_id"].as_str().unwrap();
+            let run = engine
+                .wait_for_status(run_id, expected, WAIT)
+                .await
+                .unwrap();
+            assert_eq!(run.status, expected, "{file}: {run:?}");
+            if function == "three-steps" {
+                assert_eq!(
+                    run.output,
+                    Some(
+                        json!({ "validate": { "ok": true }, "charge": { "charged_cents": 4200 }, "ship": { "tracking": "TRK-1" } })
+                    )
+                );
+                let names: Vec<_> = engine
+                    .steps(run_id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect();
+                assert_eq!(
+                    names,
+                    ["validate", "charge", "ship"],
+                    "the progress checkpoint and the tail"
+                );
+            }
+            if function == "saga" {
+                let kinds: Vec<_> = engine
+                    .steps(run_id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|s| s.kind)
+                    .collect();
+                assert!(
+                    kinds.iter().filter(|k| *k == "compensate").count() >= 1,
+                    "{kinds:?}"
+                );
+            }
+        }
+        // The invoker's yield started its child.
+        assert!(engine.runs(Some("child-fn"), 10).await.unwrap().len() == 1);
+    }
+}

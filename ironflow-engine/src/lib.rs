@@ -149,9 +149,12 @@ impl Engine {
     pub async fn start(registry: Registry, config: EngineConfig) -> Result<Engine, EngineError> {
         registry.check()?;
         let store = Arc::new(SqliteStore::open(&config.db_path)?);
+        // Requeue what a crashed engine left `running` before the dispatch
+        // loop starts: recovering afterwards would requeue runs this engine
+        // has just claimed, and run them twice at once.
+        store.recover(now_ms()).await?;
         let scheduler = Scheduler::start(store, registry, config)?;
         scheduler.load_remote().await?;
-        scheduler.store().recover(now_ms()).await?;
         scheduler.wake();
         Ok(Engine { scheduler })
     }

@@ -11,6 +11,31 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// Serves `router` on a free loopback port; returns its base URL.
+async fn serve_on_loopback(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+/// Waits (at most `WAIT`) until a run is suspended at a wait for an event.
+async fn until_waiting_for_event(engine: &Engine, run_id: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let run = engine.run(run_id).await.unwrap().unwrap();
+        if run.suspended_at.as_ref().and_then(|s| s["type"].as_str()) == Some("wait_for_event") {
+            return;
+        }
+        assert!(!run.status.is_terminal(), "{run:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never waited for an event: {run:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn engine(test: &str, registry: Registry) -> Engine {
     let config = EngineConfig {
         db_path: temp_db(test),
@@ -71,18 +96,7 @@ async fn a_run_goes_through_steps_sleep_wait_invoke_and_parallel() {
     let run_id = emitted.run_ids[0].clone();
     // Wait until it waits for the approval (after the sleep), then approve:
     // first for another key, which must not match.
-    loop {
-        let run = engine.run(&run_id).await.unwrap().unwrap();
-        let at = run
-            .suspended_at
-            .as_ref()
-            .and_then(|s| s["type"].as_str().map(str::to_owned));
-        if at.as_deref() == Some("wait_for_event") {
-            break;
-        }
-        assert!(!run.status.is_terminal(), "{run:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_waiting_for_event(&engine, &run_id).await;
     engine
         .emit(
             "everything.approved",
@@ -351,10 +365,7 @@ mod http {
 
     async fn serve(test: &str, registry: Registry, max_body: usize) -> (Engine, String) {
         let engine = engine(test, registry).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = ironflow_engine::api::router(engine.clone(), max_body);
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let base = serve_on_loopback(ironflow_engine::api::router(engine.clone(), max_body)).await;
         (engine, base)
     }
 
@@ -597,10 +608,12 @@ mod pull {
     impl Api {
         async fn start(test: &str, lease: Duration) -> (Engine, Api) {
             let engine = engine(test, Registry::new()).await;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base = format!("http://{}", listener.local_addr().unwrap());
-            let router = ironflow_engine::api::router_with_lease(engine.clone(), 4 << 20, lease);
-            tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+            let base = serve_on_loopback(ironflow_engine::api::router_with_lease(
+                engine.clone(),
+                4 << 20,
+                lease,
+            ))
+            .await;
             (
                 engine,
                 Api {
@@ -1013,14 +1026,11 @@ mod push {
     use ironflow::serve::Serve;
 
     async fn app(registry: Registry, key: &str) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/api/ironflow", listener.local_addr().unwrap());
         let router = axum::Router::new().route(
             "/api/ironflow",
             Serve::new(registry).signing_key(key).into_method_router(),
         );
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        url
+        format!("{}/api/ironflow", serve_on_loopback(router).await)
     }
 
     async fn engine_api(test: &str, key: &str) -> (Engine, String) {
@@ -1030,10 +1040,7 @@ mod push {
             ..EngineConfig::default()
         };
         let engine = Engine::start(Registry::new(), config).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = ironflow_engine::api::router(engine.clone(), 4 << 20);
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let base = serve_on_loopback(ironflow_engine::api::router(engine.clone(), 4 << 20)).await;
         (engine, base)
     }
 
@@ -1071,15 +1078,7 @@ mod push {
             .unwrap()
             .run_ids[0]
             .clone();
-        loop {
-            let run = engine.run(&run_id).await.unwrap().unwrap();
-            if run.suspended_at.as_ref().and_then(|s| s["type"].as_str()) == Some("wait_for_event")
-            {
-                break;
-            }
-            assert!(!run.status.is_terminal(), "{run:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_waiting_for_event(&engine, &run_id).await;
         engine
             .emit(
                 "everything.approved",
@@ -1127,10 +1126,7 @@ mod worker {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_sdk_worker_runs_steps_sleep_wait_and_invoke_against_the_engine() {
         let engine = engine("worker", Registry::new()).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = ironflow_engine::api::router(engine.clone(), 4 << 20);
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let base = serve_on_loopback(ironflow_engine::api::router(engine.clone(), 4 << 20)).await;
 
         let worker = ironflow::Worker::new(Registry::new().register(everything).register(square))
             .server_url(&base)
@@ -1156,15 +1152,7 @@ mod worker {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        loop {
-            let run = engine.run(&run_id).await.unwrap().unwrap();
-            if run.suspended_at.as_ref().and_then(|s| s["type"].as_str()) == Some("wait_for_event")
-            {
-                break;
-            }
-            assert!(!run.status.is_terminal(), "{run:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_waiting_for_event(&engine, &run_id).await;
         engine
             .emit("everything.approved", json!({ "key": "w-1", "by": "dave" }))
             .await
@@ -1223,10 +1211,7 @@ mod recorded {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_python_workers_recorded_session_is_accepted() {
         let engine = engine("recorded", Registry::new()).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = ironflow_engine::api::router(engine.clone(), 4 << 20);
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let base = serve_on_loopback(ironflow_engine::api::router(engine.clone(), 4 << 20)).await;
         let http = reqwest::Client::new();
         let send = |method: &str, path: &str, body: Option<Value>| {
             let mut req = http.request(

@@ -137,6 +137,12 @@ impl Control {
         self.phase.send_replace(Phase::Stopped);
     }
 
+    /// Resolves once no job task is left.
+    async fn no_jobs(&self) {
+        let mut jobs = self.jobs.subscribe();
+        let _ = jobs.wait_for(BTreeMap::is_empty).await;
+    }
+
     pub(crate) fn active_jobs(&self) -> usize {
         self.jobs.borrow().len()
     }
@@ -260,6 +266,10 @@ pub(crate) async fn run(rt: Arc<Runtime>) -> Result<()> {
             break Ok(());
         }
     };
+    // Aborted jobs end at their next await point: wait for them, so nothing
+    // of this worker is still running when `run` returns.
+    rt.control.abort_all();
+    rt.control.no_jobs().await;
     tracing::info!("worker stopped");
     result
 }

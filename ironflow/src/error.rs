@@ -38,6 +38,8 @@ pub enum ErrorKind {
     EnterpriseRequired,
     /// A precondition failed: version or revision mismatch, duplicate.
     Conflict,
+    /// The engine has no such resource, HTTP 404 (bucket, key, stream, config, ...).
+    NotFound,
     /// The run or operation was cancelled.
     Cancelled,
     /// A network or protocol failure talking to the engine.
@@ -65,6 +67,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "UNAUTHORIZED",
             ErrorKind::EnterpriseRequired => "ENTERPRISE_REQUIRED",
             ErrorKind::Conflict => "CONFLICT",
+            ErrorKind::NotFound => "NOT_FOUND",
             ErrorKind::Cancelled => "CANCELLED",
             ErrorKind::Transport => "TRANSPORT_ERROR",
             ErrorKind::Config => "CONFIG_ERROR",

@@ -38,6 +38,7 @@
 //! replay machine ([`step::execute`]) over the wire types of [`protocol`].
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod error;
 pub mod event;
 pub mod function;
@@ -51,6 +52,7 @@ pub mod worker;
 #[doc(hidden)]
 pub mod __private;
 
+pub use client::Client;
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use event::{Envelope, Event, EventData};
 pub use function::{Function, IntoFunction, Registry, registry};

@@ -18,7 +18,10 @@ use serde_json::{Value, json};
 
 use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
 
+mod caller;
 mod pull;
+
+pub(crate) use caller::Caller;
 
 /// Default largest request body: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

@@ -92,6 +92,65 @@ impl From<EngineError> for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
+/// An error of a REST route (§0.3): `{"error": "<message>", "code": "<CODE>"}`
+/// with the matching status. Connect errors convert into it.
+#[derive(Debug)]
+pub(crate) struct RestError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+impl RestError {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        RestError {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// 400 `INVALID_ARGUMENT`.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", message)
+    }
+
+    /// 404 `NOT_FOUND`.
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+}
+
+impl From<ApiError> for RestError {
+    fn from(e: ApiError) -> Self {
+        RestError {
+            status: e.status,
+            code: e.code.to_ascii_uppercase(),
+            message: e.message,
+        }
+    }
+}
+
+impl From<EngineError> for RestError {
+    fn from(e: EngineError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({ "error": self.message, "code": self.code })),
+        )
+            .into_response()
+    }
+}
+
+/// Result of a REST handler.
+#[allow(dead_code)]
+pub(crate) type RestResult = Result<Response, RestError>;
+
 /// Parses a Connect JSON body into `T`, naming the offending field.
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };

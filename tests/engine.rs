@@ -5,19 +5,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ironflow::prelude::*;
-use ironflow_e2e::temp_db;
+use ironflow_e2e::{serve_on_loopback, temp_db};
 use ironflow_engine::{EmitOptions, Engine, EngineConfig, RunStatus};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Serves `router` on a free loopback port; returns its base URL.
-async fn serve_on_loopback(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    base
-}
 
 /// Waits (at most `WAIT`) until a run is suspended at a wait for an event.
 async fn until_waiting_for_event(engine: &Engine, run_id: &str) {

@@ -34,6 +34,7 @@ use ironflow::protocol::{EventEnvelope, format_timestamp};
 use serde_json::Value;
 
 pub mod api;
+pub mod auth;
 mod dispatch;
 mod scheduler;
 pub mod store;
@@ -80,6 +81,11 @@ pub enum EngineError {
 }
 
 /// Milliseconds since the Unix epoch, now.
+/// RFC 3339 of a ms timestamp.
+pub(crate) fn format_ms(ms: i64) -> String {
+    format_timestamp(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+}
+
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

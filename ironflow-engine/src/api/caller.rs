@@ -7,6 +7,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::ApiError;
+use super::auth::requested_env;
+use crate::auth::Principal;
 
 /// The environment used when a request names none.
 pub(crate) const DEFAULT_ENV: &str = "default";
@@ -15,7 +17,8 @@ pub(crate) const DEFAULT_ENV: &str = "default";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Caller {
     /// The environment the request acts in: `X-Ironflow-Environment` or
-    /// `X-Ironflow-Environment-ID`, else `default`.
+    /// `X-Ironflow-Environment-ID`, else the API key's environment, else
+    /// `default`.
     pub(crate) env: String,
 }
 
@@ -23,19 +26,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = ["x-ironflow-environment", "x-ironflow-environment-id"]
-            .iter()
-            .find_map(|name| parts.headers.get(*name));
-        let env = match header {
+        // The auth layer has checked that a scoped key asks for its own
+        // environment; a scoped key that names none acts in its own.
+        let scope = parts
+            .extensions
+            .get::<Principal>()
+            .and_then(|p| p.env.clone());
+        let env = match requested_env(&parts.headers).or(scope) {
             None => DEFAULT_ENV.to_owned(),
-            Some(value) => {
-                let env = value.to_str().unwrap_or_default().trim();
-                if env.is_empty() {
-                    DEFAULT_ENV.to_owned()
-                } else {
-                    valid_env(env)?;
-                    env.to_owned()
-                }
+            Some(env) => {
+                valid_env(&env)?;
+                env
             }
         };
         Ok(Caller { env })

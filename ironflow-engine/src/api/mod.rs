@@ -16,8 +16,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::auth::AuthMode;
 use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
 
+mod auth;
 mod caller;
 mod pull;
 
@@ -41,6 +43,50 @@ pub(crate) struct ApiState {
     pub(crate) workers: pull::Workers,
     /// How long a pull lease lasts without a heartbeat or checkpoint.
     pub(crate) lease: Duration,
+    /// Authentication mode and bookkeeping.
+    pub(crate) auth: auth::AuthState,
+}
+
+/// Settings of the HTTP API.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiOptions {
+    /// Largest accepted request body (default 4 MiB).
+    pub max_body_bytes: usize,
+    /// How long a pull lease lasts without a heartbeat or checkpoint (60 s).
+    pub lease: Duration,
+    /// Authentication ([`AuthMode::Dev`] by default).
+    pub auth: AuthMode,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            lease: Duration::from_secs(60),
+            auth: AuthMode::Dev,
+        }
+    }
+}
+
+impl ApiOptions {
+    /// Sets the body limit.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Sets the pull lease.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets the authentication mode.
+    pub fn auth(mut self, auth: AuthMode) -> Self {
+        self.auth = auth;
+        self
+    }
 }
 
 impl ApiError {
@@ -166,19 +212,32 @@ fn reply(value: Value) -> ApiResult {
     Ok(axum::Json(value).into_response())
 }
 
-/// Builds the router for `engine`, rejecting bodies over `max_body_bytes`.
-/// Pull leases last 60 s without a heartbeat or checkpoint.
+/// Builds the router for `engine` without authentication (dev mode),
+/// rejecting bodies over `max_body_bytes`. Pull leases last 60 s without a
+/// heartbeat or checkpoint.
 pub fn router(engine: Engine, max_body_bytes: usize) -> Router {
-    router_with_lease(engine, max_body_bytes, Duration::from_secs(60))
+    router_with(engine, ApiOptions::default().max_body_bytes(max_body_bytes))
 }
 
 /// [`router`] with a given pull lease duration.
 pub fn router_with_lease(engine: Engine, max_body_bytes: usize, lease: Duration) -> Router {
+    router_with(
+        engine,
+        ApiOptions::default()
+            .max_body_bytes(max_body_bytes)
+            .lease(lease),
+    )
+}
+
+/// The router with every setting of [`ApiOptions`].
+pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
     let state = Arc::new(ApiState {
         engine,
         workers: pull::Workers::default(),
-        lease,
+        lease: options.lease,
+        auth: auth::AuthState::new(options.auth),
     });
+    let max_body_bytes = options.max_body_bytes;
     let connect = |method: &str| format!("/ironflow.v1.IronflowService/{method}");
     Router::new()
         .route(&connect("Trigger"), post(trigger))
@@ -212,7 +271,12 @@ pub fn router_with_lease(engine: Engine, max_body_bytes: usize, lease: Duration)
             "/api/v1/workers/{worker_id}/jobs/{job_id}/ack",
             put(pull::ack),
         )
+        .merge(auth::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ironflow::Registry;
+use ironflow_engine::auth::AuthMode;
 use ironflow_engine::{Engine, EngineConfig, api};
 use serde_json::{Value, json};
 
@@ -24,6 +25,12 @@ struct Cli {
         default_value = "http://localhost:9123"
     )]
     server: String,
+    /// API key for client commands (not needed against `serve --dev`).
+    #[arg(long, global = true, env = "IRONFLOW_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Environment for client commands (default: the key's, else `default`).
+    #[arg(long = "env", global = true, env = "IRONFLOW_ENV")]
+    environment: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,7 +39,7 @@ struct Cli {
 enum Command {
     /// Runs the engine with its HTTP API on one port.
     Serve {
-        /// Development mode: no authentication, one default environment.
+        /// Development mode: no authentication (environments still apply).
         #[arg(long)]
         dev: bool,
         /// Port to listen on.
@@ -76,6 +83,51 @@ enum Command {
     Functions,
     /// Lists the pull workers registered with the engine.
     Workers,
+    /// Manages API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Creates a key and prints its secret (shown only once).
+    Create {
+        /// Name of the key.
+        name: String,
+        /// Restrict the key to one environment.
+        #[arg(long = "for-env")]
+        for_env: Option<String>,
+        /// Restrict the key to these roles' policies.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Expire the key after this long (`30d`, `12h`).
+        #[arg(long, value_parser = parse_duration)]
+        expires_in: Option<Duration>,
+    },
+    /// Lists keys.
+    List,
+    /// Shows one key.
+    Get {
+        /// Key id.
+        id: String,
+    },
+    /// Issues a new secret for a key; the old one stops working.
+    Rotate {
+        /// Key id.
+        id: String,
+    },
+    /// Deletes a key.
+    Delete {
+        /// Key id.
+        id: String,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    ironflow::protocol::parse_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration: use e.g. 90s, 30m, 12h, 30d"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,9 +173,21 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    let mut sdk = ironflow::Client::builder()
+        .server_url(cli.server.as_str())
+        .timeout(Duration::from_secs(330));
+    if let Some(key) = &cli.api_key {
+        sdk = sdk.api_key(key.as_str());
+    }
+    if let Some(env) = &cli.environment {
+        sdk = sdk.environment(env.as_str());
+    }
+    let sdk = sdk.build().map_err(|e| e.to_string())?;
     let client = Client {
         base: cli.server.trim_end_matches('/').to_owned(),
         http: reqwest::Client::new(),
+        api_key: cli.api_key.filter(|k| !k.is_empty()),
+        environment: cli.environment.filter(|e| !e.is_empty()),
     };
     match cli.command {
         Command::Serve {
@@ -254,6 +318,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Keys { command } => keys(&sdk, command).await,
         Command::Functions => {
             print_json(&client.get("/api/v1/functions").await?);
             Ok(())
@@ -289,9 +354,6 @@ async fn serve(
     db: PathBuf,
     max_body_bytes: usize,
 ) -> Result<(), String> {
-    if !dev {
-        return Err("only `--dev` (no authentication) is supported by this build; API keys come with the auth work (issue 5)".into());
-    }
     let config = EngineConfig {
         db_path: db.clone(),
         ..EngineConfig::default()
@@ -302,11 +364,35 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
-    eprintln!(
-        "ironflow engine (dev mode) on http://{host}:{port}, database {}",
-        db.display()
-    );
-    axum::serve(listener, api::router(engine, max_body_bytes))
+    let mode = if dev {
+        eprintln!(
+            "ironflow engine (dev mode: no authentication) on http://{host}:{port}, database {}",
+            db.display()
+        );
+        AuthMode::Dev
+    } else {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let created = ironflow_engine::auth::bootstrap(engine.store(), now)
+            .await
+            .map_err(|e| format!("cannot create the bootstrap API key: {e}"))?;
+        eprintln!(
+            "ironflow engine on http://{host}:{port}, database {}; API keys required",
+            db.display()
+        );
+        if let Some(path) = created {
+            eprintln!(
+                "first start: an admin API key was written to {} (read its `key` field)",
+                path.display()
+            );
+        }
+        AuthMode::ApiKeys
+    };
+    let options = api::ApiOptions::default()
+        .max_body_bytes(max_body_bytes)
+        .auth(mode);
+    axum::serve(listener, api::router_with(engine, options))
         .await
         .map_err(|e| e.to_string())
 }
@@ -314,14 +400,25 @@ async fn serve(
 struct Client {
     base: String,
     http: reqwest::Client,
+    api_key: Option<String>,
+    environment: Option<String>,
 }
 
 impl Client {
+    fn headers(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(env) = &self.environment {
+            request = request.header("x-ironflow-environment", env);
+        }
+        request
+    }
+
     async fn connect(&self, method: &str, body: Value) -> Result<Value, String> {
         let url = format!("{}/ironflow.v1.IronflowService/{method}", self.base);
         let response = self
-            .http
-            .post(&url)
+            .headers(self.http.post(&url))
             .timeout(Duration::from_secs(330))
             .json(&body)
             .send()
@@ -332,8 +429,7 @@ impl Client {
 
     async fn get(&self, path: &str) -> Result<Value, String> {
         let response = self
-            .http
-            .get(format!("{}{path}", self.base))
+            .headers(self.http.get(format!("{}{path}", self.base)))
             .send()
             .await
             .map_err(|e| format!("cannot reach the engine at {}: {e}", self.base))?;
@@ -358,6 +454,61 @@ impl Client {
             ))
         }
     }
+}
+
+async fn keys(client: &ironflow::Client, command: KeysCommand) -> Result<(), String> {
+    use ironflow::client::CreateApiKey;
+    let keys = client.api_keys();
+    let show = |key: &ironflow::client::ApiKey| {
+        println!(
+            "{:<36} {:<20} {:<14} env {:<12} roles [{}]  created {}{}",
+            key.id,
+            key.name,
+            format!("{}…", key.key_prefix),
+            key.env_id.as_deref().unwrap_or("*"),
+            key.role_ids.join(", "),
+            key.created_at.as_deref().unwrap_or(""),
+            key.expires_at
+                .as_deref()
+                .map(|at| format!("  expires {at}"))
+                .unwrap_or_default()
+        );
+    };
+    match command {
+        KeysCommand::Create {
+            name,
+            for_env,
+            roles,
+            expires_in,
+        } => {
+            let mut request = CreateApiKey::new(name).roles(roles);
+            if let Some(env) = for_env {
+                request = request.environment(env);
+            }
+            if let Some(d) = expires_in {
+                request = request.expires_in(d);
+            }
+            let new = keys.create(request).await.map_err(|e| e.to_string())?;
+            show(&new.key);
+            println!("secret (shown only now): {}", new.secret);
+        }
+        KeysCommand::List => {
+            for key in keys.list().await.map_err(|e| e.to_string())? {
+                show(&key);
+            }
+        }
+        KeysCommand::Get { id } => show(&keys.get(&id).await.map_err(|e| e.to_string())?),
+        KeysCommand::Rotate { id } => {
+            let new = keys.rotate(&id).await.map_err(|e| e.to_string())?;
+            show(&new.key);
+            println!("new secret (shown only now): {}", new.secret);
+        }
+        KeysCommand::Delete { id } => {
+            keys.delete(&id).await.map_err(|e| e.to_string())?;
+            println!("deleted {id}");
+        }
+    }
+    Ok(())
 }
 
 fn print_json(v: &Value) {

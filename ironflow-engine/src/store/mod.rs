@@ -11,8 +11,11 @@ use ironflow::protocol::{EventEnvelope, JournalEntry, StepResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod auth;
 mod schema;
 mod sqlite;
+
+pub use auth::{ApiKeyRow, AuthObject};
 
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;

@@ -96,6 +96,31 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN lease_expires_ms INTEGER;
     CREATE INDEX runs_lease ON runs(lease_expires_ms) WHERE lease_expires_ms IS NOT NULL;
     "#,
+    // 4: API keys (only the SHA-256 of a secret is stored) and the
+    // organizations, roles and policies they are checked against.
+    r#"
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        env_id TEXT,
+        key_prefix TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        role_ids TEXT NOT NULL DEFAULT '[]',
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        last_used_ms INTEGER
+    );
+    CREATE TABLE auth_objects (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        org_id TEXT,
+        body TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX auth_objects_org ON auth_objects(kind, org_id);
+    "#,
 ];
 
 /// The newest schema version this build knows.

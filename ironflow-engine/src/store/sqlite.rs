@@ -103,7 +103,7 @@ impl SqliteStore {
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    fn write<R: Send + 'static>(
+    pub(crate) fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {
@@ -134,7 +134,7 @@ impl SqliteStore {
         })
     }
 
-    fn read<R: Send + 'static>(
+    pub(crate) fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {

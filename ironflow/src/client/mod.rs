@@ -39,8 +39,13 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod auth;
 mod runs;
 
+pub use auth::{
+    ApiKey, ApiKeys, CreateApiKey, CreatePolicy, Effect, NewApiKey, Org, Orgs, Policies, Policy,
+    Role, Roles,
+};
 pub use runs::{
     EmitRequest, EmitSyncRequest, Emitted, ListRuns, Run, RunError, RunPage, RunStatus, Step,
     SyncResult,

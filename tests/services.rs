@@ -10,6 +10,8 @@ use ironflow_engine::{Engine, EngineConfig};
 
 #[path = "services/auth.rs"]
 mod auth;
+#[path = "services/runs.rs"]
+mod runs;
 
 /// An engine on a fresh database and its API on loopback.
 pub(crate) struct Server {
@@ -24,11 +26,16 @@ impl Server {
     }
 
     pub(crate) async fn start(test: &str, auth: AuthMode) -> Server {
+        Self::with(test, auth, Registry::new()).await
+    }
+
+    /// With these functions linked in.
+    pub(crate) async fn with(test: &str, auth: AuthMode, registry: Registry) -> Server {
         let config = EngineConfig {
             db_path: ironflow_e2e::temp_db(test),
             ..EngineConfig::default()
         };
-        let engine = Engine::start(Registry::new(), config).await.unwrap();
+        let engine = Engine::start(registry, config).await.unwrap();
         let router = api::router_with(engine.clone(), ApiOptions::default().auth(auth));
         let base = ironflow_e2e::serve_on_loopback(router).await;
         Server { engine, base }

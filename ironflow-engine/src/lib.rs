@@ -78,6 +78,26 @@ pub enum EngineError {
     /// Bad input.
     #[error("{0}")]
     Invalid(String),
+    /// No step with that id (or name, in that run).
+    #[error("{0}")]
+    StepNotFound(String),
+    /// The run is not in a state that allows the action.
+    #[error("{0}")]
+    Precondition(String),
+}
+
+impl From<store::ManageError> for EngineError {
+    fn from(e: store::ManageError) -> Self {
+        use store::ManageError as M;
+        match e {
+            M::RunNotFound(id) => EngineError::RunNotFound(id),
+            M::StepNotFound(_) => EngineError::StepNotFound(e.to_string()),
+            M::NotRestartable { .. } | M::RunIsRunning { .. } => {
+                EngineError::Precondition(e.to_string())
+            }
+            M::Store(e) => EngineError::Store(e),
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -231,6 +251,57 @@ impl Engine {
                 Ok(other?)
             }
         }
+    }
+
+    /// Starts a failed or cancelled run again from the beginning, or from
+    /// `from_step` (a step id or name) with the steps before it kept.
+    pub async fn retry_run(
+        &self,
+        run_id: &str,
+        from_step: Option<&str>,
+    ) -> Result<Run, EngineError> {
+        self.restart(run_id, from_step, store::Restart::Retry).await
+    }
+
+    /// Continues a failed or cancelled run where it stopped: its completed
+    /// steps are kept, the failed step runs again; with `from_step`, that
+    /// step and the later ones run again.
+    pub async fn resume_run(
+        &self,
+        run_id: &str,
+        from_step: Option<&str>,
+    ) -> Result<Run, EngineError> {
+        self.restart(run_id, from_step, store::Restart::Resume)
+            .await
+    }
+
+    async fn restart(
+        &self,
+        run_id: &str,
+        from_step: Option<&str>,
+        mode: store::Restart,
+    ) -> Result<Run, EngineError> {
+        let run = self
+            .store()
+            .restart_run(run_id, from_step, mode, now_ms())
+            .await?;
+        self.scheduler.wake();
+        self.scheduler.notify_runs();
+        Ok(run)
+    }
+
+    /// Replaces the output of a journaled step (a failed one becomes
+    /// completed), recording `reason` and what it replaced.
+    pub async fn patch_step(
+        &self,
+        step_id: &str,
+        output: Value,
+        reason: &str,
+    ) -> Result<StepRow, EngineError> {
+        Ok(self
+            .store()
+            .patch_step(step_id, output, reason, now_ms())
+            .await?)
     }
 
     /// Waits until a run reaches `status` (or ends), at most `timeout`.

@@ -122,6 +122,10 @@ impl From<EngineError> for ApiError {
                 format!("run not found: {id}"),
             ),
             EngineError::Invalid(m) => ApiError::invalid(m),
+            EngineError::StepNotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            EngineError::Precondition(m) => {
+                ApiError::new(StatusCode::PRECONDITION_FAILED, "failed_precondition", m)
+            }
             EngineError::Timeout { .. } => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "deadline_exceeded",
@@ -194,7 +198,6 @@ impl IntoResponse for RestError {
 }
 
 /// Result of a REST handler.
-#[allow(dead_code)]
 pub(crate) type RestResult = Result<Response, RestError>;
 
 /// Parses a Connect JSON body into `T`, naming the offending field.
@@ -248,6 +251,11 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
         .route(&connect("CancelRun"), post(cancel_run))
         .route(&connect("GetRunSteps"), post(get_run_steps))
         .route(&connect("Health"), post(health))
+        .route(&connect("RetryRun"), post(retry_run))
+        .route(&connect("ResumeRun"), post(resume_run))
+        .route(&connect("PatchStep"), post(patch_step))
+        .route("/api/v1/runs/resume", post(resume_run_rest))
+        .route("/api/v1/steps/patch", post(patch_step_rest))
         .route(&connect("RegisterFunction"), post(pull::register_function))
         .route("/health", get(health))
         .route("/api/v1/functions", get(list_functions))
@@ -414,6 +422,8 @@ fn step_json(step: &StepRow) -> Value {
         "status": step.status,
         "output": step.output,
         "error": step.error,
+        "startedAt": crate::format_ms(step.started_ms),
+        "endedAt": crate::format_ms(step.ended_ms),
         "startedAtMs": step.started_ms,
         "endedAtMs": step.ended_ms,
         "durationMs": step.ended_ms - step.started_ms,
@@ -476,6 +486,72 @@ async fn get_run_steps_rest(
     load(engine, &id).await?;
     let steps = engine.steps(&id).await?;
     reply(json!({ "steps": steps.iter().map(step_json).collect::<Vec<_>>() }))
+}
+
+/// `RetryRun` / `ResumeRun` (§5.2): `{id | run_id, from_step?}`.
+#[derive(Debug, Deserialize)]
+struct RestartRequest {
+    #[serde(alias = "run_id", alias = "runId")]
+    id: String,
+    #[serde(default, alias = "from_step", rename = "fromStep")]
+    from_step: Option<String>,
+}
+
+/// `PatchStep` (§5.2): `{step_id, output, reason}`.
+#[derive(Debug, Deserialize)]
+struct PatchStepRequest {
+    #[serde(alias = "step_id", rename = "stepId")]
+    step_id: String,
+    output: Value,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn restart(state: &ApiState, body: &Bytes, resume: bool) -> Result<Value, ApiError> {
+    let request: RestartRequest = parse(body)?;
+    if request.id.is_empty() {
+        return Err(ApiError::invalid("`run_id` must be a run id"));
+    }
+    let from = request.from_step.as_deref();
+    let run = if resume {
+        state.engine.resume_run(&request.id, from).await?
+    } else {
+        state.engine.retry_run(&request.id, from).await?
+    };
+    Ok(run_json(&run))
+}
+
+async fn retry_run(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    reply(restart(&state, &body, false).await?)
+}
+
+async fn resume_run(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    reply(restart(&state, &body, true).await?)
+}
+
+async fn resume_run_rest(State(state): State<Arc<ApiState>>, body: Bytes) -> RestResult {
+    Ok(axum::Json(restart(&state, &body, true).await?).into_response())
+}
+
+async fn patch(state: &ApiState, body: &Bytes) -> Result<Value, ApiError> {
+    let request: PatchStepRequest = parse(body)?;
+    if request.step_id.is_empty() {
+        return Err(ApiError::invalid("`step_id` must be a step id"));
+    }
+    let reason = request.reason.unwrap_or_default();
+    let step = state
+        .engine
+        .patch_step(&request.step_id, request.output, &reason)
+        .await?;
+    Ok(step_json(&step))
+}
+
+async fn patch_step(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+    reply(patch(&state, &body).await?)
+}
+
+async fn patch_step_rest(State(state): State<Arc<ApiState>>, body: Bytes) -> RestResult {
+    Ok(axum::Json(patch(&state, &body).await?).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -157,6 +157,33 @@ enum RunsCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Starts a failed or cancelled run again from the beginning (or from a step).
+    Retry {
+        /// Run id.
+        run_id: String,
+        /// Step id or name to start from; earlier steps keep their outputs.
+        #[arg(long)]
+        from_step: Option<String>,
+    },
+    /// Continues a failed or cancelled run where it stopped (or from a step).
+    Resume {
+        /// Run id.
+        run_id: String,
+        /// Step id or name to run again from.
+        #[arg(long)]
+        from_step: Option<String>,
+    },
+    /// Replaces a journaled step's output (a failed step becomes completed).
+    PatchStep {
+        /// Step id (`run_id:name:n`, see `ironflow inspect`).
+        step_id: String,
+        /// The new output, as JSON.
+        #[arg(long)]
+        output: String,
+        /// Why, kept with the step.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 #[tokio::main]
@@ -254,6 +281,46 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             RunsCommand::Get { run_id } => {
                 print_json(&client.connect("GetRun", json!({ "id": run_id })).await?);
+                Ok(())
+            }
+            RunsCommand::Retry { run_id, from_step } => {
+                let run = sdk
+                    .retry_run(&run_id, from_step.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "run {} is {} again (attempt 1)",
+                    run.id,
+                    run.status.as_str()
+                );
+                Ok(())
+            }
+            RunsCommand::Resume { run_id, from_step } => {
+                let run = sdk
+                    .resume_run(&run_id, from_step.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("run {} is {} again", run.id, run.status.as_str());
+                Ok(())
+            }
+            RunsCommand::PatchStep {
+                step_id,
+                output,
+                reason,
+            } => {
+                let output: Value = serde_json::from_str(&output)
+                    .map_err(|e| format!("--output is not valid JSON: {e}"))?;
+                let step = sdk
+                    .patch_step(&step_id, output, &reason)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "step {} ({}) now {} with output {}",
+                    step.id,
+                    step.name,
+                    step.status,
+                    step.output.unwrap_or(Value::Null)
+                );
                 Ok(())
             }
             RunsCommand::Cancel { run_id, reason } => {

@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod auth;
+mod manage;
 mod schema;
 mod sqlite;
 
 pub use auth::{ApiKeyRow, AuthObject};
+pub use manage::{ManageError, Restart};
 
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;

@@ -121,6 +121,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX auth_objects_org ON auth_objects(kind, org_id);
     "#,
+    // 5: hot-patched steps keep what they replaced: `patched` is
+    // `{reason, at_ms, previous_status, previous_output}`.
+    r#"
+    ALTER TABLE steps ADD COLUMN patched TEXT;
+    CREATE INDEX steps_step_id ON steps(step_id);
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -203,7 +203,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteOp>, commits: Arc<Atomi
     }
 }
 
-fn json_text(v: &Value) -> String {
+pub(super) fn json_text(v: &Value) -> String {
     v.to_string()
 }
 
@@ -250,7 +250,7 @@ fn finish_run(parts: (Run, [Option<String>; 3])) -> StoreResult<Run> {
     Ok(run)
 }
 
-fn load_run(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
+pub(super) fn load_run(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
     let row = conn
         .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
         .query_row([id], run_from_row)
@@ -505,7 +505,7 @@ fn gated(conn: &Connection, run_id: &str, resuming: bool) -> StoreResult<bool> {
 }
 
 /// Lets the gated runs of `run_id`'s groups be claimed again.
-fn release_gates(conn: &Connection, run_id: &str) -> StoreResult<()> {
+pub(super) fn release_gates(conn: &Connection, run_id: &str) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE runs SET blocked = 0 WHERE blocked = 1 AND ( \
            concurrency_key = (SELECT concurrency_key FROM runs WHERE id = ?1) \

@@ -159,7 +159,7 @@ pub struct Step {
     #[serde(default)]
     pub status: String,
     /// Step kind (`run`, `sleep`, `wait_for_event`, `invoke`, ...).
-    #[serde(default, alias = "stepType")]
+    #[serde(default, rename = "type", alias = "stepType")]
     pub kind: Option<String>,
     /// Output, when completed.
     #[serde(default)]
@@ -176,6 +176,9 @@ pub struct Step {
     /// End (RFC 3339).
     #[serde(default, alias = "completedAt")]
     pub ended_at: Option<String>,
+    /// How long it took, in milliseconds.
+    #[serde(default)]
+    pub duration_ms: Option<i64>,
 }
 
 /// What an emit created.
@@ -471,9 +474,14 @@ fn event_data(data: &impl Serialize) -> Result<Value> {
     }
 }
 
-/// A 404 on a run call is [`ErrorKind::RunNotFound`].
+/// A 404 about the run of a run call is [`ErrorKind::RunNotFound`] (a
+/// missing step stays [`ErrorKind::NotFound`]).
 fn run_not_found(e: Error) -> Error {
-    if e.kind() == ErrorKind::NotFound {
+    let about_step = e
+        .details()
+        .and_then(|d| d["message"].as_str())
+        .is_some_and(|m| m.starts_with("step not found"));
+    if e.kind() == ErrorKind::NotFound && !about_step {
         e.with_kind(ErrorKind::RunNotFound)
     } else {
         e
@@ -606,6 +614,64 @@ impl Client {
             .await
             .map_err(run_not_found)?;
         Ok(reply.steps)
+    }
+
+    /// Starts a failed or cancelled run again as a fresh first attempt: from
+    /// the beginning, or from `from_step` (a step id or name), keeping the
+    /// steps before it. Returns the run, pending again.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
+    /// client.retry_run("run_123", None).await?;
+    /// client.retry_run("run_456", Some("validate")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn retry_run(&self, run_id: &str, from_step: Option<&str>) -> Result<Run> {
+        let body = serde_json::json!({ "id": run_id, "fromStep": from_step.unwrap_or("") });
+        self.connect("IronflowService", "RetryRun", &body)
+            .await
+            .map_err(run_not_found)
+    }
+
+    /// Continues a failed or cancelled run where it stopped: completed steps
+    /// keep their outputs, the failed step runs again (with `from_step`:
+    /// that step and every later one run again).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
+    /// let run = client.resume_run("run_123", Some("charge-card")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn resume_run(&self, run_id: &str, from_step: Option<&str>) -> Result<Run> {
+        let body = serde_json::json!({ "run_id": run_id, "from_step": from_step.unwrap_or("") });
+        self.rest(Method::POST, "/api/v1/runs/resume", Some(&body))
+            .await
+            .map_err(run_not_found)
+    }
+
+    /// Replaces a journaled step's output (a failed step becomes completed);
+    /// the run's next replay sees the new output. The engine keeps the
+    /// previous output and `reason`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
+    /// use serde_json::json;
+    /// let step = client
+    ///     .patch_step("run_123:charge:0", json!({ "corrected_value": 42 }), "fix bad data")
+    ///     .await?;
+    /// client.resume_run("run_123", None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn patch_step(
+        &self,
+        step_id: &str,
+        output: impl Serialize,
+        reason: &str,
+    ) -> Result<Step> {
+        let output = to_value(&output, "the step output")?;
+        let body = serde_json::json!({ "step_id": step_id, "output": output, "reason": reason });
+        self.rest(Method::POST, "/api/v1/steps/patch", Some(&body))
+            .await
     }
 
     /// The registered functions, as the engine describes them.

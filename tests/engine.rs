@@ -871,7 +871,7 @@ mod crash {
         );
         use ironflow_engine::Store;
         let runs = store
-            .list_runs(Some("five-steps"), None, 0, RUNS * 2)
+            .list_runs(None, Some("five-steps"), None, 0, RUNS * 2)
             .await
             .unwrap();
         assert_eq!(

@@ -118,9 +118,14 @@ pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// The environment of events and runs that name none.
+pub const DEFAULT_ENV: &str = "default";
+
 /// Options of [`Engine::emit_event`].
 #[derive(Debug, Clone, Default)]
 pub struct EmitOptions {
+    /// Environment of the event and its runs (default [`DEFAULT_ENV`]).
+    pub env: Option<String>,
     /// Schema version of the data (default 1).
     pub version: Option<u32>,
     /// A repeat of this key returns the first event's id and creates no runs.
@@ -216,7 +221,10 @@ impl Engine {
             source: Some(options.source.unwrap_or_else(|| "api".to_owned())),
             metadata: options.metadata,
         };
-        self.scheduler.emit(event).await
+        let env = options.env.filter(|e| !e.is_empty());
+        self.scheduler
+            .emit(env.as_deref().unwrap_or(DEFAULT_ENV), event)
+            .await
     }
 
     /// A run by id.
@@ -230,7 +238,10 @@ impl Engine {
         function_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Run>, EngineError> {
-        Ok(self.store().list_runs(function_id, None, 0, limit).await?)
+        Ok(self
+            .store()
+            .list_runs(None, function_id, None, 0, limit)
+            .await?)
     }
 
     pub(crate) fn scheduler(&self) -> &Arc<Scheduler> {

@@ -294,3 +294,53 @@ async fn emits_lists_and_cancels_through_the_client() {
     let e = client.emit("", json!({})).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Validation);
 }
+
+#[tokio::test]
+async fn environments_separate_events_and_runs() {
+    let registry = Registry::new().register(echo);
+    let server = Server::with("runs-env", AuthMode::Dev, registry).await;
+    let default = server.client();
+    let staging = ironflow::Client::builder()
+        .server_url(&server.base)
+        .api_key("")
+        .environment("staging")
+        .build()
+        .unwrap();
+    let in_default = default
+        .emit("echo.requested", json!({ "env": "default" }))
+        .idempotency_key("same-key")
+        .await
+        .unwrap();
+    let in_staging = staging
+        .emit("echo.requested", json!({ "env": "staging" }))
+        .idempotency_key("same-key")
+        .await
+        .unwrap();
+    assert_ne!(
+        in_default.event_id, in_staging.event_id,
+        "keys are per environment"
+    );
+    assert_eq!(in_staging.run_ids.len(), 1);
+    let run = until(&staging, &in_staging.run_ids[0], RunStatus::Completed).await;
+    assert_eq!(run.output, Some(json!({ "env": "staging" })));
+    // Each environment sees only its own runs.
+    let e = default.get_run(&in_staging.run_ids[0]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RunNotFound);
+    let e = staging
+        .cancel_run(&in_default.run_ids[0], "")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RunNotFound);
+    let listed: Vec<String> = staging
+        .list_runs()
+        .await
+        .unwrap()
+        .runs
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, [in_staging.run_ids[0].clone()]);
+    let listed = default.list_runs().await.unwrap().runs;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, in_default.run_ids[0]);
+}

@@ -10,8 +10,7 @@ use super::ApiError;
 use super::auth::requested_env;
 use crate::auth::Principal;
 
-/// The environment used when a request names none.
-pub(crate) const DEFAULT_ENV: &str = "default";
+use crate::DEFAULT_ENV;
 
 /// The caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

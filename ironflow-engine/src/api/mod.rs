@@ -327,6 +327,7 @@ impl TriggerRequest {
             }
         };
         let options = EmitOptions {
+            env: None,
             version: self.version,
             idempotency_key: self.idempotency_key.clone(),
             metadata: self.metadata.clone().filter(|m| !m.is_null()),
@@ -336,10 +337,11 @@ impl TriggerRequest {
     }
 }
 
-async fn trigger(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+async fn trigger(State(state): State<Arc<ApiState>>, caller: Caller, body: Bytes) -> ApiResult {
     let engine = &state.engine;
     let request: TriggerRequest = parse(&body)?;
-    let (data, options) = request.options()?;
+    let (data, mut options) = request.options()?;
+    options.env = Some(caller.env.clone());
     let emitted = engine
         .emit_event(request.event.trim(), data, options)
         .await?;
@@ -350,10 +352,15 @@ async fn trigger(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
     reply(out)
 }
 
-async fn trigger_sync(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+async fn trigger_sync(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult {
     let engine = &state.engine;
     let request: TriggerRequest = parse(&body)?;
-    let (data, options) = request.options()?;
+    let (data, mut options) = request.options()?;
+    options.env = Some(caller.env.clone());
     let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(30_000).max(1));
     let emitted = engine
         .emit_event(request.event.trim(), data, options)
@@ -439,51 +446,62 @@ struct RunRequest {
     reason: Option<String>,
 }
 
-async fn load(engine: &Engine, id: &str) -> Result<Run, ApiError> {
+/// A run of the caller's environment (another environment's run is not found).
+async fn load(engine: &Engine, id: &str, caller: &Caller) -> Result<Run, ApiError> {
     if id.is_empty() {
         return Err(ApiError::invalid("`id` must be a run id"));
     }
     engine
         .run(id)
         .await?
+        .filter(|run| run.env == caller.env)
         .ok_or_else(|| EngineError::RunNotFound(id.to_owned()).into())
 }
 
-async fn get_run(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+async fn get_run(State(state): State<Arc<ApiState>>, caller: Caller, body: Bytes) -> ApiResult {
     let engine = &state.engine;
     let request: RunRequest = parse(&body)?;
-    reply(run_json(&load(engine, &request.id).await?))
+    reply(run_json(&load(engine, &request.id, &caller).await?))
 }
 
-async fn get_run_rest(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> ApiResult {
+async fn get_run_rest(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     let engine = &state.engine;
-    reply(run_json(&load(engine, &id).await?))
+    reply(run_json(&load(engine, &id, &caller).await?))
 }
 
-async fn cancel_run(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+async fn cancel_run(State(state): State<Arc<ApiState>>, caller: Caller, body: Bytes) -> ApiResult {
     let engine = &state.engine;
     let request: RunRequest = parse(&body)?;
-    load(engine, &request.id).await?;
+    load(engine, &request.id, &caller).await?;
     let run = engine
         .cancel(&request.id, request.reason.as_deref().unwrap_or(""))
         .await?;
     reply(run_json(&run))
 }
 
-async fn get_run_steps(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+async fn get_run_steps(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult {
     let engine = &state.engine;
     let request: RunRequest = parse(&body)?;
-    load(engine, &request.id).await?;
+    load(engine, &request.id, &caller).await?;
     let steps = engine.steps(&request.id).await?;
     reply(json!({ "steps": steps.iter().map(step_json).collect::<Vec<_>>() }))
 }
 
 async fn get_run_steps_rest(
     State(state): State<Arc<ApiState>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
     let engine = &state.engine;
-    load(engine, &id).await?;
+    load(engine, &id, &caller).await?;
     let steps = engine.steps(&id).await?;
     reply(json!({ "steps": steps.iter().map(step_json).collect::<Vec<_>>() }))
 }
@@ -507,11 +525,14 @@ struct PatchStepRequest {
     reason: Option<String>,
 }
 
-async fn restart(state: &ApiState, body: &Bytes, resume: bool) -> Result<Value, ApiError> {
+async fn restart(
+    state: &ApiState,
+    caller: &Caller,
+    body: &Bytes,
+    resume: bool,
+) -> Result<Value, ApiError> {
     let request: RestartRequest = parse(body)?;
-    if request.id.is_empty() {
-        return Err(ApiError::invalid("`run_id` must be a run id"));
-    }
+    load(&state.engine, &request.id, caller).await?;
     let from = request.from_step.as_deref();
     let run = if resume {
         state.engine.resume_run(&request.id, from).await?
@@ -521,22 +542,38 @@ async fn restart(state: &ApiState, body: &Bytes, resume: bool) -> Result<Value, 
     Ok(run_json(&run))
 }
 
-async fn retry_run(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
-    reply(restart(&state, &body, false).await?)
+async fn retry_run(State(state): State<Arc<ApiState>>, caller: Caller, body: Bytes) -> ApiResult {
+    reply(restart(&state, &caller, &body, false).await?)
 }
 
-async fn resume_run(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
-    reply(restart(&state, &body, true).await?)
+async fn resume_run(State(state): State<Arc<ApiState>>, caller: Caller, body: Bytes) -> ApiResult {
+    reply(restart(&state, &caller, &body, true).await?)
 }
 
-async fn resume_run_rest(State(state): State<Arc<ApiState>>, body: Bytes) -> RestResult {
-    Ok(axum::Json(restart(&state, &body, true).await?).into_response())
+async fn resume_run_rest(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    body: Bytes,
+) -> RestResult {
+    Ok(axum::Json(restart(&state, &caller, &body, true).await?).into_response())
 }
 
-async fn patch(state: &ApiState, body: &Bytes) -> Result<Value, ApiError> {
+async fn patch(state: &ApiState, caller: &Caller, body: &Bytes) -> Result<Value, ApiError> {
     let request: PatchStepRequest = parse(body)?;
     if request.step_id.is_empty() {
         return Err(ApiError::invalid("`step_id` must be a step id"));
+    }
+    // Step ids are `run_id:name:n` (§2.1): the run must be the caller's.
+    let run_id = request.step_id.split(':').next().unwrap_or_default();
+    let visible = state
+        .engine
+        .run(run_id)
+        .await?
+        .is_some_and(|run| run.env == caller.env);
+    if !visible {
+        return Err(
+            EngineError::StepNotFound(format!("step not found: {}", request.step_id)).into(),
+        );
     }
     let reason = request.reason.unwrap_or_default();
     let step = state
@@ -546,12 +583,16 @@ async fn patch(state: &ApiState, body: &Bytes) -> Result<Value, ApiError> {
     Ok(step_json(&step))
 }
 
-async fn patch_step(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
-    reply(patch(&state, &body).await?)
+async fn patch_step(State(state): State<Arc<ApiState>>, caller: Caller, body: Bytes) -> ApiResult {
+    reply(patch(&state, &caller, &body).await?)
 }
 
-async fn patch_step_rest(State(state): State<Arc<ApiState>>, body: Bytes) -> RestResult {
-    Ok(axum::Json(patch(&state, &body).await?).into_response())
+async fn patch_step_rest(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    body: Bytes,
+) -> RestResult {
+    Ok(axum::Json(patch(&state, &caller, &body).await?).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -587,7 +628,7 @@ fn parse_status(s: &str) -> Result<RunStatus, ApiError> {
     Ok(status)
 }
 
-async fn list_runs(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult {
+async fn list_runs(State(state): State<Arc<ApiState>>, caller: Caller, body: Bytes) -> ApiResult {
     let engine = &state.engine;
     let request: ListRunsRequest = parse(&body)?;
     let limit = request.limit.unwrap_or(50).clamp(1, 1000) as usize;
@@ -605,7 +646,13 @@ async fn list_runs(State(state): State<Arc<ApiState>>, body: Bytes) -> ApiResult
     };
     let page = engine
         .store()
-        .list_runs(request.function_id.as_deref(), status, offset, limit + 1)
+        .list_runs(
+            Some(&caller.env),
+            request.function_id.as_deref(),
+            status,
+            offset,
+            limit + 1,
+        )
         .await
         .map_err(EngineError::from)?;
     let more = page.len() > limit;

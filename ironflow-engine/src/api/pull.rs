@@ -384,6 +384,7 @@ fn assignment(leased: &Leased) -> Value {
 
 pub(super) async fn poll(
     State(state): State<Arc<ApiState>>,
+    caller: super::Caller,
     Path(worker_id): Path<String>,
     Query(query): Query<PollQuery>,
 ) -> Response {
@@ -439,6 +440,7 @@ pub(super) async fn poll(
             .engine
             .store()
             .lease(
+                &caller.env,
                 function_ids.clone(),
                 &worker_id,
                 now_ms(),

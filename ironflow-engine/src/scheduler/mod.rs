@@ -158,10 +158,11 @@ impl Scheduler {
     /// and whoever waits on runs.
     async fn store_event(
         &self,
+        env: &str,
         event: EventEnvelope,
         runs: Vec<NewRun>,
     ) -> Result<Emitted, EngineError> {
-        let emitted = self.store.emit(event, runs, now_ms()).await?;
+        let emitted = self.store.emit(env, event, runs, now_ms()).await?;
         self.wake();
         self.notify_runs();
         Ok(emitted)
@@ -197,7 +198,8 @@ impl Scheduler {
                 .map(|def| new_run(def, &event, None))
                 .collect()
         };
-        self.store_event(event, runs).await
+        // Cron firings belong to the default environment.
+        self.store_event(crate::DEFAULT_ENV, event, runs).await
     }
 
     pub(crate) fn wake(&self) {
@@ -221,7 +223,11 @@ impl Scheduler {
         self.functions_changed.notify_waiters();
     }
 
-    pub(crate) async fn emit(&self, event: EventEnvelope) -> Result<Emitted, EngineError> {
+    pub(crate) async fn emit(
+        &self,
+        env: &str,
+        event: EventEnvelope,
+    ) -> Result<Emitted, EngineError> {
         let runs = {
             let defs = self.defs.read().unwrap_or_else(|e| e.into_inner());
             defs.triggers
@@ -231,7 +237,7 @@ impl Scheduler {
                 .map(|def| new_run(def, &event, None))
                 .collect()
         };
-        self.store_event(event, runs).await
+        self.store_event(env, event, runs).await
     }
 
     async fn run_loop(self: Arc<Self>) {

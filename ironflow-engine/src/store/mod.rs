@@ -159,6 +159,8 @@ pub struct Run {
     pub fingerprint: Option<String>,
     /// Set when a later attempt ran under a different fingerprint.
     pub fingerprint_changed: bool,
+    /// The environment it runs in (its event's).
+    pub env: String,
 }
 
 /// A journal row as stored, for timelines.
@@ -304,6 +306,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// first event's id and creates nothing.
     fn emit(
         &self,
+        env: &str,
         event: EventEnvelope,
         runs: Vec<NewRun>,
         now_ms: i64,
@@ -350,6 +353,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// `offset`, at most `limit`.
     fn list_runs(
         &self,
+        env: Option<&str>,
         function_id: Option<&str>,
         status: Option<RunStatus>,
         offset: usize,
@@ -362,10 +366,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Puts runs left `running` by a crashed engine back in the queue.
     fn recover(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>>;
 
-    /// Leases up to `limit` due pull-mode runs of `function_ids` to a worker
-    /// until `now_ms + lease_ms`.
+    /// Leases up to `limit` due pull-mode runs of `function_ids` in `env` to
+    /// a worker until `now_ms + lease_ms`.
     fn lease(
         &self,
+        env: &str,
         function_ids: Vec<String>,
         worker_id: &str,
         now_ms: i64,

@@ -1,6 +1,6 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{StoreError, StoreResult};
 
@@ -127,6 +127,32 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE steps ADD COLUMN patched TEXT;
     CREATE INDEX steps_step_id ON steps(step_id);
     "#,
+    // 6: environments separate events and runs; idempotency keys are unique
+    // per environment (the events table is rebuilt for that constraint;
+    // `runs.event_id` references it by name; see `migrate`).
+    r#"
+    ALTER TABLE runs ADD COLUMN env TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX runs_env ON runs(env, created_ms);
+    CREATE TABLE events_v6 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        env TEXT NOT NULL DEFAULT 'default',
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        idempotency_key TEXT,
+        source TEXT,
+        metadata TEXT,
+        timestamp TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        UNIQUE (env, idempotency_key)
+    );
+    INSERT INTO events_v6 (seq, id, env, name, data, version, idempotency_key, source, metadata, timestamp, created_ms)
+        SELECT seq, id, 'default', name, data, version, idempotency_key, source, metadata, timestamp, created_ms FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_v6 RENAME TO events;
+    CREATE INDEX events_name ON events(name, seq);
+    "#,
 ];
 
 /// The newest schema version this build knows.
@@ -142,11 +168,109 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
             supported: LATEST,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
+    if current == LATEST {
+        return Ok(());
     }
-    Ok(())
+    // Rebuilding a referenced table needs foreign keys off (they cannot be
+    // switched inside a transaction); each migration is checked before it
+    // commits instead.
+    let enforced: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()?;
+            if let Some(table) = broken {
+                return Err(StoreError::Commit(format!(
+                    "migration {} leaves rows of {table} without their referenced row",
+                    i + 1
+                )));
+            }
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    conn.pragma_update(
+        None,
+        "foreign_keys",
+        if enforced != 0 { "ON" } else { "OFF" },
+    )?;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before environments existed keeps its events and
+    /// runs (now in `default`) and their idempotency keys.
+    #[test]
+    fn version_6_moves_existing_events_and_runs_to_the_default_environment() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for (i, sql) in MIGRATIONS.iter().take(5).enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO events (id, name, data, idempotency_key, timestamp, created_ms) \
+             VALUES ('evt_1', 'a', '{}', 'k1', 't', 1), ('evt_2', 'b', '{}', NULL, 't', 2); \
+             INSERT INTO runs (id, function_id, event_id, status, attempt, max_attempts, created_ms, updated_ms) \
+             VALUES ('run_1', 'f', 'evt_1', 'completed', 1, 3, 1, 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, LATEST);
+        let rows: Vec<(String, String, i64)> = conn
+            .prepare("SELECT id, env, seq FROM events ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("evt_1".into(), "default".into(), 1),
+                ("evt_2".into(), "default".into(), 2)
+            ]
+        );
+        let env: String = conn
+            .query_row("SELECT env FROM runs WHERE id = 'run_1'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(env, "default");
+        // Keys are unique per environment, the sequence continues, the
+        // foreign key still holds.
+        conn.execute_batch(
+            "INSERT INTO events (id, env, name, data, idempotency_key, timestamp, created_ms) \
+             VALUES ('evt_3', 'staging', 'a', '{}', 'k1', 't', 3);",
+        )
+        .unwrap();
+        let again = conn.execute_batch(
+            "INSERT INTO events (id, env, name, data, idempotency_key, timestamp, created_ms) \
+             VALUES ('evt_4', 'staging', 'a', '{}', 'k1', 't', 4);",
+        );
+        assert!(again.is_err(), "a key repeats only across environments");
+        let seq: i64 = conn
+            .query_row("SELECT seq FROM events WHERE id = 'evt_3'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(seq, 3);
+        let orphan = conn.execute_batch(
+            "INSERT INTO runs (id, function_id, event_id, status, attempt, max_attempts, created_ms, updated_ms) \
+             VALUES ('run_2', 'f', 'evt_missing', 'pending', 1, 3, 1, 1);",
+        );
+        assert!(orphan.is_err(), "runs still reference events");
+    }
 }

@@ -214,7 +214,7 @@ fn parse_json(text: Option<String>) -> StoreResult<Option<Value>> {
 }
 
 const RUN_COLUMNS: &str = "id, function_id, event_id, status, attempt, max_attempts, output, error, created_ms, \
-     updated_ms, ended_ms, due_ms, parent_run_id, parent_step_id, suspended_at, fingerprint, fingerprint_changed";
+     updated_ms, ended_ms, due_ms, parent_run_id, parent_step_id, suspended_at, fingerprint, fingerprint_changed, env";
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(Run, [Option<String>; 3])> {
     let parent: Option<String> = r.get(12)?;
@@ -237,6 +237,7 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(Run, [Option<String>; 3])> {
             suspended_at: None,
             fingerprint: r.get(15)?,
             fingerprint_changed: r.get::<_, i64>(16)? != 0,
+            env: r.get(17)?,
         },
         [r.get(6)?, r.get(7)?, r.get(14)?],
     ))
@@ -408,10 +409,15 @@ fn insert_row(
     Ok(())
 }
 
-fn insert_event(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> StoreResult<()> {
+fn insert_event(
+    conn: &Connection,
+    env: &str,
+    event: &EventEnvelope,
+    now_ms: i64,
+) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO events (id, name, data, version, idempotency_key, source, metadata, timestamp, created_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO events (id, name, data, version, idempotency_key, source, metadata, timestamp, created_ms, env) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         event.id,
@@ -422,18 +428,25 @@ fn insert_event(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> StoreR
         event.source,
         event.metadata.as_ref().map(json_text),
         event.timestamp,
-        now_ms
+        now_ms,
+        env
     ])?;
     Ok(())
 }
 
-fn insert_run(conn: &Connection, run: &NewRun, event_id: &str, now_ms: i64) -> StoreResult<()> {
+fn insert_run(
+    conn: &Connection,
+    env: &str,
+    run: &NewRun,
+    event_id: &str,
+    now_ms: i64,
+) -> StoreResult<()> {
     let (parent, parent_step) = run.parent.clone().unzip();
     let (group, limit) = run.concurrency.clone().unzip();
     conn.prepare_cached(
         "INSERT INTO runs (id, function_id, event_id, status, attempt, max_attempts, created_ms, updated_ms, due_ms, \
-         parent_run_id, parent_step_id, concurrency_key, concurrency_limit, actor_key, dispatch) \
-         VALUES (?1, ?2, ?3, 'pending', 1, ?4, ?5, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         parent_run_id, parent_step_id, concurrency_key, concurrency_limit, actor_key, dispatch, env) \
+         VALUES (?1, ?2, ?3, 'pending', 1, ?4, ?5, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         run.id,
@@ -446,7 +459,8 @@ fn insert_run(conn: &Connection, run: &NewRun, event_id: &str, now_ms: i64) -> S
         group,
         limit,
         run.actor,
-        run.dispatch
+        run.dispatch,
+        env
     ])?;
     Ok(())
 }
@@ -530,12 +544,18 @@ pub(crate) fn match_key(event: &Value, path: &str) -> String {
 
 /// Resolves the waits an event satisfies: journals the event as the wait's
 /// output and makes the run due (§1.3 (b)).
-fn resolve_waits(conn: &Connection, event: &EventEnvelope, now_ms: i64) -> StoreResult<()> {
+fn resolve_waits(
+    conn: &Connection,
+    env: &str,
+    event: &EventEnvelope,
+    now_ms: i64,
+) -> StoreResult<()> {
     let candidates: Vec<(String, String, Option<String>, Option<String>)> = conn
         .prepare_cached(
-            "SELECT run_id, step_id, match_path, match_value FROM waits WHERE event_name = ?1",
+            "SELECT w.run_id, w.step_id, w.match_path, w.match_value FROM waits w JOIN runs r ON r.id = w.run_id \
+             WHERE w.event_name = ?1 AND r.env = ?2",
         )?
-        .query_map([&event.name], |r| {
+        .query_map(params![event.name, env], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<Result<_, _>>()?;
@@ -679,15 +699,19 @@ fn resolve_deadline(conn: &Connection, run: &Run, now_ms: i64) -> StoreResult<()
 impl Store for SqliteStore {
     fn emit(
         &self,
+        env: &str,
         event: EventEnvelope,
         runs: Vec<NewRun>,
         now_ms: i64,
     ) -> BoxFuture<'_, StoreResult<Emitted>> {
+        let env = env.to_owned();
         self.write(move |conn| {
             if let Some(key) = &event.idempotency_key {
                 let first: Option<String> = conn
-                    .prepare_cached("SELECT id FROM events WHERE idempotency_key = ?1")?
-                    .query_row([key], |r| r.get(0))
+                    .prepare_cached(
+                        "SELECT id FROM events WHERE env = ?1 AND idempotency_key = ?2",
+                    )?
+                    .query_row(params![env, key], |r| r.get(0))
                     .optional()?;
                 if let Some(event_id) = first {
                     return Ok(Emitted {
@@ -697,11 +721,11 @@ impl Store for SqliteStore {
                     });
                 }
             }
-            insert_event(conn, &event, now_ms)?;
+            insert_event(conn, &env, &event, now_ms)?;
             for run in &runs {
-                insert_run(conn, run, &event.id, now_ms)?;
+                insert_run(conn, &env, run, &event.id, now_ms)?;
             }
-            resolve_waits(conn, &event, now_ms)?;
+            resolve_waits(conn, &env, &event, now_ms)?;
             Ok(Emitted {
                 event_id: event.id,
                 run_ids: runs.into_iter().map(|r| r.id).collect(),
@@ -815,8 +839,9 @@ impl Store for SqliteStore {
                         .execute(params![run_id, wait.step_id, wait.event, wait.match_path, wait.match_value])?;
                     }
                     if let Some((child, event)) = child {
-                        insert_event(conn, &event, now_ms)?;
-                        insert_run(conn, &child, &event.id, now_ms)?;
+                        // A child runs in its parent's environment.
+                        insert_event(conn, &run.env, &event, now_ms)?;
+                        insert_run(conn, &run.env, &child, &event.id, now_ms)?;
                     }
                     let (status, due) = match &journal_now {
                         Some(row) => {
@@ -870,19 +895,21 @@ impl Store for SqliteStore {
 
     fn list_runs(
         &self,
+        env: Option<&str>,
         function_id: Option<&str>,
         status: Option<RunStatus>,
         offset: usize,
         limit: usize,
     ) -> BoxFuture<'_, StoreResult<Vec<Run>>> {
+        let env = env.map(str::to_owned);
         let function_id = function_id.map(str::to_owned);
         let status = status.map(RunStatus::as_str);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR function_id = ?1) AND (?2 IS NULL OR status = ?2) \
-                 ORDER BY created_ms DESC, id DESC LIMIT ?3 OFFSET ?4"
+                 AND (?5 IS NULL OR env = ?5) ORDER BY created_ms DESC, id DESC LIMIT ?3 OFFSET ?4"
             ))?;
-            stmt.query_map(params![function_id, status, limit as i64, offset as i64], run_from_row)?
+            stmt.query_map(params![function_id, status, limit as i64, offset as i64, env], run_from_row)?
                 .map(|r| r.map_err(StoreError::from).and_then(finish_run))
                 .collect()
         })
@@ -919,6 +946,7 @@ impl Store for SqliteStore {
 
     fn lease(
         &self,
+        env: &str,
         function_ids: Vec<String>,
         worker_id: &str,
         now_ms: i64,
@@ -926,15 +954,16 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> BoxFuture<'_, StoreResult<Vec<Leased>>> {
         let worker_id = worker_id.to_owned();
+        let env = env.to_owned();
         self.write(move |conn| {
             let ids = serde_json::to_string(&function_ids)?;
             let due: Vec<Run> = conn
                 .prepare_cached(&format!(
                     "SELECT {RUN_COLUMNS} FROM runs WHERE due_ms IS NOT NULL AND due_ms <= ?1 \
                      AND status IN ('pending', 'waiting') AND blocked = 0 AND dispatch = 'pull' \
-                     AND function_id IN (SELECT value FROM json_each(?2)) ORDER BY due_ms LIMIT ?3"
+                     AND function_id IN (SELECT value FROM json_each(?2)) AND env = ?4 ORDER BY due_ms LIMIT ?3"
                 ))?
-                .query_map(params![now_ms, ids, limit as i64], run_from_row)?
+                .query_map(params![now_ms, ids, limit as i64, env], run_from_row)?
                 .map(|r| r.map_err(StoreError::from).and_then(finish_run))
                 .collect::<StoreResult<_>>()?;
             let mut leased = Vec::with_capacity(due.len());

@@ -37,6 +37,8 @@ pub(crate) struct Scheduler {
     /// Signalled when pull-mode runs may have become due (long polls wait on it).
     pub(crate) jobs_available: Notify,
     slots: Arc<Semaphore>,
+    /// This scheduler, for tasks spawned from `&self` methods.
+    me: std::sync::Weak<Scheduler>,
     http: reqwest::Client,
     pub(crate) stopped: AtomicBool,
     /// Signalled when functions are registered (the cron loop reschedules).
@@ -65,7 +67,8 @@ impl Scheduler {
     ) -> Result<Arc<Self>, EngineError> {
         let defs: Vec<FunctionDef> = registry.iter().map(FunctionDef::local).collect();
         let functions = Functions::new(defs)?;
-        let scheduler = Arc::new(Scheduler {
+        let scheduler = Arc::new_cyclic(|me| Scheduler {
+            me: me.clone(),
             store,
             registry,
             defs: std::sync::RwLock::new(functions),
@@ -162,7 +165,31 @@ impl Scheduler {
         event: EventEnvelope,
         runs: Vec<NewRun>,
     ) -> Result<Emitted, EngineError> {
-        let emitted = self.store.emit(env, event, runs, now_ms()).await?;
+        // Runs this process dispatches start from the emit's own commit when
+        // a slot is free; the rest wait for the dispatch loop.
+        let me = self.me.upgrade();
+        let direct = match &me {
+            Some(_) => runs.iter().filter(|r| r.dispatch != "pull").count(),
+            None => 0,
+        };
+        let mut permits = Vec::with_capacity(direct);
+        while permits.len() < direct {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        let (emitted, claimed) = self
+            .store
+            .emit(env, event, runs, permits.len(), now_ms())
+            .await?;
+        for (job, permit) in claimed.into_iter().zip(permits) {
+            let Some(scheduler) = me.clone() else { break };
+            tokio::spawn(async move {
+                scheduler.dispatch(job).await;
+                drop(permit);
+            });
+        }
         self.wake();
         self.notify_runs();
         Ok(emitted)

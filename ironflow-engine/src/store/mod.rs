@@ -301,16 +301,19 @@ pub struct Wait {
 
 /// The engine's durable state.
 pub trait Store: Send + Sync + fmt::Debug + 'static {
-    /// Stores an event and the runs it triggers, resolves waits it matches;
-    /// all in one durable transaction. A repeated idempotency key returns the
-    /// first event's id and creates nothing.
+    /// Stores an event and the runs it triggers, resolves waits it matches,
+    /// and claims up to `claim` of the new runs that are not gated and not
+    /// pull-mode (as [`Store::claim_due`] would, saving the dispatcher a
+    /// transaction); all in one durable transaction. A repeated idempotency
+    /// key returns the first event's id and creates nothing.
     fn emit(
         &self,
         env: &str,
         event: EventEnvelope,
         runs: Vec<NewRun>,
+        claim: usize,
         now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<Emitted>>;
+    ) -> BoxFuture<'_, StoreResult<(Emitted, Vec<Claimed>)>>;
 
     /// Claims up to `limit` due runs (status pending or waiting, due at or
     /// before `now_ms`), marks them running, and returns them with their journal.

@@ -702,8 +702,9 @@ impl Store for SqliteStore {
         env: &str,
         event: EventEnvelope,
         runs: Vec<NewRun>,
+        claim: usize,
         now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<Emitted>> {
+    ) -> BoxFuture<'_, StoreResult<(Emitted, Vec<Claimed>)>> {
         let env = env.to_owned();
         self.write(move |conn| {
             if let Some(key) = &event.idempotency_key {
@@ -714,11 +715,12 @@ impl Store for SqliteStore {
                     .query_row(params![env, key], |r| r.get(0))
                     .optional()?;
                 if let Some(event_id) = first {
-                    return Ok(Emitted {
+                    let emitted = Emitted {
                         event_id,
                         run_ids: Vec::new(),
                         duplicate: true,
-                    });
+                    };
+                    return Ok((emitted, Vec::new()));
                 }
             }
             insert_event(conn, &env, &event, now_ms)?;
@@ -726,11 +728,32 @@ impl Store for SqliteStore {
                 insert_run(conn, &env, run, &event.id, now_ms)?;
             }
             resolve_waits(conn, &env, &event, now_ms)?;
-            Ok(Emitted {
+            let mut claimed = Vec::new();
+            for new in runs.iter().filter(|r| r.dispatch != "pull") {
+                if claimed.len() >= claim {
+                    break;
+                }
+                if gated(conn, &new.id, false)? {
+                    conn.prepare_cached("UPDATE runs SET blocked = 1 WHERE id = ?1")?
+                        .execute([&new.id])?;
+                    continue;
+                }
+                let Some(mut run) = load_run(conn, &new.id)? else { continue };
+                // The journal of a new run is empty; its event is at hand.
+                conn.prepare_cached(
+                    "UPDATE runs SET status = 'running', due_ms = NULL, updated_ms = ?2 WHERE id = ?1",
+                )?
+                .execute(params![run.id, now_ms])?;
+                run.status = RunStatus::Running;
+                run.due_ms = None;
+                claimed.push(Claimed { run, event: event.clone(), journal: Vec::new() });
+            }
+            let emitted = Emitted {
                 event_id: event.id,
                 run_ids: runs.into_iter().map(|r| r.id).collect(),
                 duplicate: false,
-            })
+            };
+            Ok((emitted, claimed))
         })
     }
 

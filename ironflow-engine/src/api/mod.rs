@@ -20,6 +20,8 @@ use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
 
 mod caller;
 mod pull;
+mod streams;
+mod topics;
 
 pub(crate) use caller::Caller;
 
@@ -212,6 +214,8 @@ pub fn router_with_lease(engine: Engine, max_body_bytes: usize, lease: Duration)
             "/api/v1/workers/{worker_id}/jobs/{job_id}/ack",
             put(pull::ack),
         )
+        .merge(streams::routes())
+        .merge(topics::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)

@@ -13,9 +13,13 @@ use serde_json::Value;
 
 mod schema;
 mod sqlite;
+pub mod streams;
+pub mod topics;
 
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;
+pub use streams::StreamStore;
+pub use topics::TopicStore;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -103,7 +103,9 @@ impl SqliteStore {
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    fn write<R: Send + 'static>(
+    /// Queues `f` on the writer thread; resolves after the group commit
+    /// that includes it is durable (or failed).
+    pub(crate) fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {
@@ -134,7 +136,8 @@ impl SqliteStore {
         })
     }
 
-    fn read<R: Send + 'static>(
+    /// Runs `f` on the read connection, off the async runtime.
+    pub(crate) fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {

@@ -40,11 +40,18 @@ use serde_json::Value;
 use crate::error::{Error, ErrorKind, Result};
 
 mod runs;
+mod streams;
+mod topics;
 
 pub use runs::{
     EmitRequest, EmitSyncRequest, Emitted, ListRuns, Run, RunError, RunPage, RunStatus, Step,
     SyncResult,
 };
+pub use streams::{
+    AppendEvent, AppendRequest, Appended, ReadRequest, Snapshot, StreamEvent, StreamInfo, Streams,
+    VersionConflict,
+};
+pub use topics::{PublishRequest, Published, TopicInfo, TopicStats};
 
 /// Server URL when neither the builder nor `IRONFLOW_SERVER_URL` sets one.
 pub const DEFAULT_SERVER_URL: &str = "http://localhost:9123";

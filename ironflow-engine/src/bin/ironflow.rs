@@ -9,6 +9,9 @@ use ironflow::Registry;
 use ironflow_engine::{Engine, EngineConfig, api};
 use serde_json::{Value, json};
 
+#[path = "ironflow/services.rs"]
+mod services;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ironflow",
@@ -76,6 +79,16 @@ enum Command {
     Functions,
     /// Lists the pull workers registered with the engine.
     Workers,
+    /// Appends to, reads and inspects entity streams.
+    Streams {
+        #[command(subcommand)]
+        command: services::StreamsCommand,
+    },
+    /// Publishes to and inspects pub/sub topics.
+    Topics {
+        #[command(subcommand)]
+        command: services::TopicsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +267,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Streams { command } => services::streams(&client.base, command).await,
+        Command::Topics { command } => services::topics(&client.base, command).await,
         Command::Functions => {
             print_json(&client.get("/api/v1/functions").await?);
             Ok(())

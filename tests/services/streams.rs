@@ -155,6 +155,21 @@ async fn replies_follow_the_wire_shapes() {
         .await
         .unwrap();
     assert_eq!(listed["streams"][0]["entityId"], "o");
+    let (_, listed) = connect(
+        &server.base,
+        "ListStreams",
+        json!({ "entity_type": "", "limit": 10 }),
+    )
+    .await;
+    assert_eq!(listed["totalCount"], 1);
+    assert_eq!(listed["streams"][0]["version"], "1");
+    let history: Value = reqwest::get(format!("{}/api/v1/streams/o/history", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["events"][0]["entityVersion"], "1");
 }
 
 #[tokio::test]

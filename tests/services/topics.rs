@@ -30,13 +30,13 @@ async fn publish_list_topics_and_stats() {
     let mut sequences = Vec::new();
     for n in 0..3 {
         let sent = client
-            .publish("orders.created", &json!({ "n": n }))
+            .publish("orders.created", json!({ "n": n }))
             .await
             .unwrap();
         assert!(!sent.event_id.is_empty() && !sent.duplicate);
         sequences.push(sent.sequence);
     }
-    let billing = client.publish("billing", &"just a string").await.unwrap();
+    let billing = client.publish("billing", "just a string").await.unwrap();
     sequences.push(billing.sequence);
     assert!(
         sequences.windows(2).all(|w| w[0] < w[1]),
@@ -146,12 +146,12 @@ async fn a_repeated_key_publishes_once_and_nothing_triggers_functions() {
     .await;
     let client = server.client();
     let first = client
-        .publish("orders.created", &json!({ "id": 1 }))
+        .publish("orders.created", json!({ "id": 1 }))
         .idempotency_key("order-1")
         .await
         .unwrap();
     let again = client
-        .publish("orders.created", &json!({ "id": 1 }))
+        .publish("orders.created", json!({ "id": 1 }))
         .idempotency_key("order-1")
         .await
         .unwrap();
@@ -162,7 +162,7 @@ async fn a_repeated_key_publishes_once_and_nothing_triggers_functions() {
     assert!(again.duplicate);
     // The same key on another topic is another message.
     let other = client
-        .publish("orders.shipped", &json!({ "id": 1 }))
+        .publish("orders.shipped", json!({ "id": 1 }))
         .idempotency_key("order-1")
         .await
         .unwrap();
@@ -178,7 +178,7 @@ async fn bad_topics_and_data_are_400s_naming_the_field() {
     let server = TestServer::start("topics-invalid", Registry::new()).await;
     let client = server.client();
     for topic in ["", "a..b", ".a", "orders.*", "orders.>", "has space", "a/b"] {
-        let e = client.publish(topic, &json!({})).await.unwrap_err();
+        let e = client.publish(topic, json!({})).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Validation, "{topic:?}: {e}");
         assert!(e.message().contains("`topic`"), "{topic:?}: {e}");
     }
@@ -204,7 +204,7 @@ async fn environments_are_isolated() {
     let server = TestServer::start("topics-env", Registry::new()).await;
     let (alpha, beta) = (server.client_in("alpha"), server.client_in("beta"));
     let a = alpha
-        .publish("news", &json!({ "n": 1 }))
+        .publish("news", json!({ "n": 1 }))
         .idempotency_key("k")
         .await
         .unwrap();
@@ -212,7 +212,7 @@ async fn environments_are_isolated() {
     assert_eq!(beta.topic_stats("news").await.unwrap(), None);
     assert!(server.client().list_topics().await.unwrap().is_empty());
     let b = beta
-        .publish("news", &json!({ "n": 1 }))
+        .publish("news", json!({ "n": 1 }))
         .idempotency_key("k")
         .await
         .unwrap();
@@ -234,11 +234,11 @@ async fn topics_survive_an_engine_restart() {
     let server = TestServer::start("topics-restart", Registry::new()).await;
     let client = server.client();
     let first = client
-        .publish("audit", &json!({ "n": 1 }))
+        .publish("audit", json!({ "n": 1 }))
         .idempotency_key("a1")
         .await
         .unwrap();
-    client.publish("audit", &json!({ "n": 2 })).await.unwrap();
+    client.publish("audit", json!({ "n": 2 })).await.unwrap();
     server.stop();
 
     let restarted = TestServer::start_on(server.db.clone(), Registry::new()).await;
@@ -246,12 +246,12 @@ async fn topics_survive_an_engine_restart() {
     let stats = client.topic_stats("audit").await.unwrap().unwrap();
     assert_eq!((stats.message_count, stats.first_seq), (2, first.sequence));
     let repeat = client
-        .publish("audit", &json!({ "n": 1 }))
+        .publish("audit", json!({ "n": 1 }))
         .idempotency_key("a1")
         .await
         .unwrap();
     assert_eq!((repeat.event_id, repeat.duplicate), (first.event_id, true));
-    let next = client.publish("audit", &json!({ "n": 3 })).await.unwrap();
+    let next = client.publish("audit", json!({ "n": 3 })).await.unwrap();
     assert!(next.sequence > stats.last_seq, "the log keeps growing");
 }
 

@@ -320,12 +320,14 @@ impl Call {
     }
 
     /// A raw body with its content type.
+    #[allow(dead_code)] // for the KV/config clients (raw bodies, If-Match)
     pub(crate) fn bytes(mut self, content_type: &'static str, bytes: Vec<u8>) -> Call {
         self.body = Some((content_type, bytes));
         self
     }
 
     /// An extra header; a value that is not a valid header is a validation error.
+    #[allow(dead_code)] // for the KV/config clients (raw bodies, If-Match)
     pub(crate) fn header(mut self, name: &'static str, value: &str) -> Result<Call> {
         let value = HeaderValue::from_str(value).map_err(|_| {
             Error::new(

@@ -125,7 +125,7 @@ impl Client {
     /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
     /// use serde_json::json;
     /// let sent = client
-    ///     .publish("notifications", &json!({ "user_id": "123", "message": "Hello!" }))
+    ///     .publish("notifications", json!({ "user_id": "123", "message": "Hello!" }))
     ///     .idempotency_key("welcome-123")
     ///     .await?;
     /// println!("{} at {}", sent.event_id, sent.sequence);

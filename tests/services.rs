@@ -12,6 +12,10 @@ use ironflow_engine::{Engine, EngineConfig};
 mod auth;
 #[path = "services/runs.rs"]
 mod runs;
+#[path = "services/streams.rs"]
+mod streams;
+#[path = "services/topics.rs"]
+mod topics;
 
 /// An engine on a fresh database and its API on loopback.
 pub(crate) struct Server {

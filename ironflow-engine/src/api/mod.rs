@@ -22,6 +22,8 @@ use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
 mod auth;
 mod caller;
 mod pull;
+mod streams;
+mod topics;
 
 pub(crate) use caller::Caller;
 
@@ -280,6 +282,8 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
             put(pull::ack),
         )
         .merge(auth::routes())
+        .merge(streams::routes())
+        .merge(topics::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -10,6 +10,9 @@ use ironflow_engine::auth::AuthMode;
 use ironflow_engine::{Engine, EngineConfig, api};
 use serde_json::{Value, json};
 
+#[path = "ironflow/services.rs"]
+mod services;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ironflow",
@@ -83,6 +86,16 @@ enum Command {
     Functions,
     /// Lists the pull workers registered with the engine.
     Workers,
+    /// Appends to, reads and inspects entity streams.
+    Streams {
+        #[command(subcommand)]
+        command: services::StreamsCommand,
+    },
+    /// Publishes to and inspects pub/sub topics.
+    Topics {
+        #[command(subcommand)]
+        command: services::TopicsCommand,
+    },
     /// Manages API keys.
     Keys {
         #[command(subcommand)]
@@ -385,6 +398,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Streams { command } => services::streams(&sdk, command).await,
+        Command::Topics { command } => services::topics(&sdk, command).await,
         Command::Keys { command } => keys(&sdk, command).await,
         Command::Functions => {
             print_json(&client.get("/api/v1/functions").await?);

@@ -14,6 +14,8 @@ use ironflow::step::{ExecEnv, StepSink, execute};
 
 use crate::store::{Claimed, Durability, SqliteStore, Store};
 
+mod publisher;
+
 /// Journals each step as soon as the SDK records it (strict durability).
 #[derive(Debug)]
 struct StoreSink(Arc<SqliteStore>);
@@ -128,7 +130,10 @@ pub(crate) async fn in_process(
         .filter_map(|name| std::env::var(name).ok().map(|v| ((*name).to_owned(), v)))
         .collect();
     let invocation = invocation(job, secrets);
-    let mut env = ExecEnv::default();
+    let mut env = ExecEnv::default().with_publisher(Arc::new(publisher::StorePublisher {
+        store: store.clone(),
+        env: job.run.env.clone(),
+    }));
     if durability == Durability::Strict {
         env = env.with_step_sink(Arc::new(StoreSink(store)));
     }

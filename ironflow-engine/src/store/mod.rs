@@ -15,12 +15,16 @@ mod auth;
 mod manage;
 mod schema;
 mod sqlite;
+pub mod streams;
+pub mod topics;
 
 pub use auth::{ApiKeyRow, AuthObject};
 pub use manage::{ManageError, Restart};
 
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;
+pub use streams::StreamStore;
+pub use topics::TopicStore;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

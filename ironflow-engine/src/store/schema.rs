@@ -153,6 +153,59 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events_v6 RENAME TO events;
     CREATE INDEX events_name ON events(name, seq);
     "#,
+    // 7: entity streams (one row per stream, its events, snapshots) and the
+    // topic log. Every key starts with the environment. `seq` columns are
+    // global, monotonically increasing log positions (AUTOINCREMENT never
+    // reuses one), for replay-from-position subscriptions.
+    r#"
+    CREATE TABLE streams (
+        env TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, entity_id)
+    );
+    CREATE TABLE stream_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        env TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        entity_version INTEGER NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        metadata TEXT,
+        idempotency_key TEXT,
+        created_ms INTEGER NOT NULL,
+        UNIQUE (env, entity_id, entity_version)
+    );
+    CREATE UNIQUE INDEX stream_events_idempotency
+        ON stream_events(env, entity_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE stream_snapshots (
+        env TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        entity_version INTEGER NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        entity_type TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, entity_id, entity_version)
+    );
+    CREATE TABLE topic_messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        env TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        data TEXT NOT NULL,
+        idempotency_key TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX topic_messages_topic ON topic_messages(env, topic, seq);
+    CREATE UNIQUE INDEX topic_messages_idempotency
+        ON topic_messages(env, topic, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    "#,
 ];
 
 /// The newest schema version this build knows.

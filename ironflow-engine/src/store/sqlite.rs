@@ -103,6 +103,8 @@ impl SqliteStore {
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
+    /// Queues `f` on the writer thread; resolves after the group commit
+    /// that includes it is durable (or failed).
     pub(crate) fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
@@ -134,6 +136,7 @@ impl SqliteStore {
         })
     }
 
+    /// Runs `f` on the read connection, off the async runtime.
     pub(crate) fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,

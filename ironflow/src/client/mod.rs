@@ -41,6 +41,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod auth;
 mod runs;
+mod streams;
+mod topics;
 
 pub use auth::{
     ApiKey, ApiKeys, CreateApiKey, CreatePolicy, Effect, NewApiKey, Org, Orgs, Policies, Policy,
@@ -50,6 +52,11 @@ pub use runs::{
     EmitRequest, EmitSyncRequest, Emitted, ListRuns, Run, RunError, RunPage, RunStatus, Step,
     SyncResult,
 };
+pub use streams::{
+    AppendEvent, AppendRequest, Appended, ReadRequest, Snapshot, StreamEvent, StreamInfo, Streams,
+    VersionConflict,
+};
+pub use topics::{PublishRequest, Published, TopicInfo, TopicStats};
 
 /// Server URL when neither the builder nor `IRONFLOW_SERVER_URL` sets one.
 pub const DEFAULT_SERVER_URL: &str = "http://localhost:9123";
@@ -318,12 +325,14 @@ impl Call {
     }
 
     /// A raw body with its content type.
+    #[allow(dead_code)] // for the KV/config clients (raw bodies, If-Match)
     pub(crate) fn bytes(mut self, content_type: &'static str, bytes: Vec<u8>) -> Call {
         self.body = Some((content_type, bytes));
         self
     }
 
     /// An extra header; a value that is not a valid header is a validation error.
+    #[allow(dead_code)] // for the KV/config clients (raw bodies, If-Match)
     pub(crate) fn header(mut self, name: &'static str, value: &str) -> Result<Call> {
         let value = HeaderValue::from_str(value).map_err(|_| {
             Error::new(

@@ -25,13 +25,13 @@ impl StepSink for StoreSink {
         &self,
         run_id: &str,
         attempt: u32,
-        step: StepResult,
+        steps: Vec<StepResult>,
     ) -> BoxFuture<'static, ironflow::Result<()>> {
         let store = self.0.clone();
         let run_id = run_id.to_owned();
         Box::pin(async move {
             store
-                .record_steps(&run_id, attempt, vec![step])
+                .record_steps(&run_id, attempt, steps)
                 .await
                 .map_err(|e| {
                     ironflow::Error::new(
@@ -144,8 +144,9 @@ pub(crate) async fn in_process(
         Ok(response) => response,
         Err(_) => InvocationResponse {
             status: InvocationStatus::Failed,
-            // Steps finished before the timeout were journaled by the sink
-            // (strict); under batched durability they run again.
+            // Under strict durability every step but the last one finished
+            // before the timeout was journaled by the sink; the others run
+            // again.
             steps: Vec::new(),
             result: None,
             yield_info: None,

@@ -53,15 +53,18 @@ pub trait Publisher: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'static, Result<Value>>;
 }
 
-/// Where each step result goes as soon as it is recorded: the engine's
-/// strict durability journals (and fsyncs) it before the body goes on.
+/// Where step results go before the body's next side effect: the engine's
+/// strict durability journals (and fsyncs) them before another step, a
+/// publish or a compensation starts. Results the body produces last are not
+/// sent here: they travel with the invocation's response, so the engine can
+/// commit them with the run's outcome.
 pub trait StepSink: Send + Sync + fmt::Debug {
-    /// Durably records one step result of `run_id`.
+    /// Durably records step results of `run_id`, in order.
     fn record(
         &self,
         run_id: &str,
         attempt: u32,
-        step: StepResult,
+        steps: Vec<StepResult>,
     ) -> BoxFuture<'static, Result<()>>;
 }
 
@@ -137,6 +140,8 @@ struct Compensation {
 #[derive(Default)]
 struct State {
     recorded: Vec<StepResult>,
+    /// Results not yet given to the sink.
+    undurable: Vec<StepResult>,
     suspension: Option<YieldInfo>,
     in_flight: usize,
     compensations: Vec<Compensation>,
@@ -156,6 +161,9 @@ pub(crate) struct Execution {
     pub(crate) publisher: Option<Arc<dyn Publisher>>,
     hooks: Option<Arc<dyn StepHooks>>,
     sink: Option<Arc<dyn StepSink>>,
+    /// Held while results go to the sink, so a caller that finds nothing
+    /// left to send still waits for a send in flight.
+    flushing: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     changed: Notify,
 }
@@ -220,8 +228,9 @@ impl Execution {
         }
     }
 
-    /// Records the outcome of a step started with [`Execution::begin`] and,
-    /// under strict durability, waits until it is journaled.
+    /// Records the outcome of a step started with [`Execution::begin`];
+    /// under strict durability it is journaled before the next side effect
+    /// ([`Execution::make_durable`]) or with the invocation's response.
     pub(crate) async fn finish_durably(
         &self,
         started: Started,
@@ -231,10 +240,26 @@ impl Execution {
         outcome: std::result::Result<Value, &Error>,
     ) -> Result<()> {
         let result = self.finish(started, id, name, kind, outcome, None);
-        match &self.sink {
-            Some(sink) => sink.record(&self.run_id, self.attempt, result).await,
-            None => Ok(()),
+        if self.sink.is_some() {
+            self.lock().undurable.push(result);
         }
+        Ok(())
+    }
+
+    /// Strict durability: sends every recorded result to the sink and waits
+    /// until it is journaled. Called before a step body, a publish or a
+    /// compensation runs, so no side effect ever starts before the results
+    /// it may depend on are durable.
+    pub(crate) async fn make_durable(&self) -> Result<()> {
+        let Some(sink) = &self.sink else {
+            return Ok(());
+        };
+        let _flushing = self.flushing.lock().await;
+        let pending = std::mem::take(&mut self.lock().undurable);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        sink.record(&self.run_id, self.attempt, pending).await
     }
 
     /// Records the outcome of a step started with [`Execution::begin`].
@@ -343,6 +368,9 @@ impl Execution {
             if self.journaled(&id).is_some() {
                 continue;
             }
+            if let Err(e) = self.make_durable().await {
+                tracing::warn!(error = %e, "journaling steps before a compensation failed");
+            }
             let started = self.begin();
             let outcome = AssertUnwindSafe(undo())
                 .catch_unwind()
@@ -404,6 +432,7 @@ pub(crate) fn new_execution(
         publisher: env.publisher.clone(),
         hooks: env.hooks.clone(),
         sink: env.sink.clone(),
+        flushing: tokio::sync::Mutex::new(()),
         state: Mutex::new(State::default()),
         changed: Notify::new(),
     })

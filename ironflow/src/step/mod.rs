@@ -397,6 +397,7 @@ impl<E> Ctx<E> {
             return self.exec.park().await;
         }
         let data = encode_output(&name, &data)?;
+        self.exec.make_durable().await?;
         let started = self.exec.begin();
         let outcome = match self.exec.publish_hook(topic, &data) {
             Some(mocked) => mocked,
@@ -693,6 +694,7 @@ where
             }
             let span =
                 tracing::info_span!("ironflow.step", step = %name, step_id = %id, kind = "run");
+            exec.make_durable().await?;
             let started = exec.begin();
             let outcome = match exec.hook_for(&name, &id) {
                 Some(mocked) => mocked,

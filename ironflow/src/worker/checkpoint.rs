@@ -82,9 +82,9 @@ impl StepSink for Sink {
         &self,
         _run_id: &str,
         _attempt: u32,
-        step: StepResult,
+        steps: Vec<StepResult>,
     ) -> BoxFuture<'static, Result<()>> {
-        self.0.lock().steps.push(step);
+        self.0.lock().steps.extend(steps);
         self.0.changed.notify_waiters();
         Box::pin(std::future::ready(Ok(())))
     }

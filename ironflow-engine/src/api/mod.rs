@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
 
 mod caller;
+mod config;
+mod kv;
 mod pull;
 
 pub(crate) use caller::Caller;
@@ -212,6 +214,8 @@ pub fn router_with_lease(engine: Engine, max_body_bytes: usize, lease: Duration)
             "/api/v1/workers/{worker_id}/jobs/{job_id}/ack",
             put(pull::ack),
         )
+        .merge(kv::routes())
+        .merge(config::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)

@@ -11,9 +11,13 @@ use ironflow::protocol::{EventEnvelope, JournalEntry, StepResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod config;
+pub mod kv;
 mod schema;
 mod sqlite;
 
+pub use config::{ConfigEntry, ConfigError, ConfigStore};
+pub use kv::{KvError, KvStore};
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;
 

@@ -103,7 +103,9 @@ impl SqliteStore {
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    fn write<R: Send + 'static>(
+    /// Runs `f` on the writer thread inside a group commit; resolves once
+    /// the transaction is durable.
+    pub(crate) fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {
@@ -134,7 +136,8 @@ impl SqliteStore {
         })
     }
 
-    fn read<R: Send + 'static>(
+    /// Runs `f` on the reader connection off the async runtime.
+    pub(crate) fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {

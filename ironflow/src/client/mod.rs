@@ -39,8 +39,12 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod config;
+mod kv;
 mod runs;
 
+pub use config::{ConfigEntry, ConfigSummary, Configs};
+pub use kv::{Bucket, BucketConfig, BucketInfo, Entry, Kv, Operation};
 pub use runs::{
     EmitRequest, EmitSyncRequest, Emitted, ListRuns, Run, RunError, RunPage, RunStatus, Step,
     SyncResult,

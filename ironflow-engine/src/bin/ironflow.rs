@@ -9,6 +9,10 @@ use ironflow::Registry;
 use ironflow_engine::{Engine, EngineConfig, api};
 use serde_json::{Value, json};
 
+// Under `cli/` so Cargo does not take it for a binary of its own.
+#[path = "cli/kv.rs"]
+mod kv_cli;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ironflow",
@@ -24,6 +28,9 @@ struct Cli {
         default_value = "http://localhost:9123"
     )]
     server: String,
+    /// Environment for client commands (sent as `X-Ironflow-Environment`).
+    #[arg(long = "env", global = true, env = "IRONFLOW_ENV")]
+    environment: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,6 +83,16 @@ enum Command {
     Functions,
     /// Lists the pull workers registered with the engine.
     Workers,
+    /// Reads and writes the KV store.
+    Kv {
+        #[command(subcommand)]
+        command: kv_cli::KvCommand,
+    },
+    /// Reads and writes config documents.
+    Config {
+        #[command(subcommand)]
+        command: kv_cli::ConfigCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +138,13 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    let sdk = || {
+        let mut builder = ironflow::Client::builder().server_url(&cli.server);
+        if let Some(env) = &cli.environment {
+            builder = builder.environment(env);
+        }
+        builder.build().map_err(|e| e.to_string())
+    };
     let client = Client {
         base: cli.server.trim_end_matches('/').to_owned(),
         http: reqwest::Client::new(),
@@ -258,6 +282,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             print_json(&client.get("/api/v1/functions").await?);
             Ok(())
         }
+        Command::Kv { command } => kv_cli::kv(&sdk()?, command).await,
+        Command::Config { command } => kv_cli::config(&sdk()?, command).await,
         Command::Workers => {
             let reply = client.get("/api/v1/workers").await?;
             println!("{:<36} {:<16} {:>6}  functions", "worker", "host", "jobs");

@@ -116,9 +116,12 @@ async fn values_round_trip_as_bytes_and_json() {
     );
     let e = b.get_json::<Value>("greeting").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Validation);
-    // Raw bytes: valid UTF-8 survives exactly; other bytes come back lossily
-    // on the JSON surface (documented limitation).
-    assert!(b.get("blob").await.unwrap().is_some());
+    // Bytes that are not UTF-8 survive exactly too (base64 on the wire).
+    let e = b.get("blob").await.unwrap().unwrap();
+    assert_eq!(
+        (e.value.as_slice(), e.is_json),
+        (&[0u8, 1, 2, 255][..], false)
+    );
 
     assert!(b.get("missing").await.unwrap().is_none());
     assert!(b.get_json::<Value>("missing").await.unwrap().is_none());

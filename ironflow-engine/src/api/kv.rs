@@ -9,10 +9,14 @@
 //! | `GET /api/v1/kv/buckets/{bucket}` | bucket info |
 //! | `DELETE /api/v1/kv/buckets/{bucket}` | 204 |
 //! | `GET …/keys[?filter=]` | `{keys, count}` |
-//! | `GET …/keys/{key}` | `{key, value, revision, created_at, operation, content_type}` |
+//! | `GET …/keys/{key}` | `{key, value, revision, created_at, operation, content_type, encoding?}` |
 //! | `GET …/keys/{key}/history` | `{key, history: [entry…]}`, oldest first (newest last) |
 //! | `PUT …/keys/{key}` (+ `If-None-Match: *` / `If-Match: <rev>`) | `{revision}`; 412 when the precondition fails |
 //! | `DELETE …/keys/{key}[?purge=true]` | `{key, revision?}` … 200 |
+//!
+//! Values stored as `application/json` come back as JSON; other bodies as a
+//! string, or, when they are not UTF-8, as base64 with `"encoding": "base64"`
+//! (an extension: the spec has no way to return such bytes intact).
 //!
 //! Limits: a value over `max_value_size` is 413 `VALUE_TOO_LARGE`; a write
 //! that takes the bucket over `max_bytes` is 400 `MAX_BYTES_EXCEEDED` (not
@@ -133,22 +137,53 @@ fn bucket_json(info: &BucketInfo) -> Value {
     out
 }
 
+/// Standard base64 with padding (RFC 4648 §4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn entry_json(entry: &KvEntry) -> Value {
-    let value = if entry.value.json {
-        serde_json::from_slice(&entry.value.bytes).unwrap_or(Value::Null)
-    } else {
-        Value::String(String::from_utf8_lossy(&entry.value.bytes).into_owned())
-    };
-    json!({
+    let bytes = &entry.value.bytes;
+    let mut out = json!({
         "key": entry.key,
-        "value": value,
         "revision": entry.revision,
         "created_at": timestamp(entry.created_ms),
         "operation": entry.operation.as_str(),
         // Not in the spec: tells clients whether `value` was stored as JSON
         // or as bytes shown as a string, which `value` alone cannot.
         "content_type": if entry.value.json { "application/json" } else { "application/octet-stream" },
-    })
+    });
+    out["value"] = if entry.value.json {
+        serde_json::from_slice(bytes).unwrap_or(Value::Null)
+    } else {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Value::String(text.to_owned()),
+            Err(_) => {
+                // Not in the spec either: bytes that are not text would be
+                // mangled as a JSON string, so they go as base64, flagged.
+                out["encoding"] = json!("base64");
+                Value::String(base64(bytes))
+            }
+        }
+    };
+    out
 }
 
 async fn create_bucket(
@@ -159,13 +194,19 @@ async fn create_bucket(
     let request: CreateBucket = serde_json::from_slice(&body)
         .map_err(|e| RestError::invalid(format!("invalid bucket body: {e}")))?;
     let history = request.history.unwrap_or(1);
+    let history = u32::try_from(history).map_err(|_| {
+        RestError::invalid(format!(
+            "history must be between 1 and {}, got {history}",
+            crate::store::kv::MAX_HISTORY
+        ))
+    })?;
     let config = BucketConfig {
         name: request.name,
         description: request.description.filter(|d| !d.is_empty()),
         ttl_seconds: limit(request.ttl_seconds),
         max_value_size: limit(request.max_value_size),
         max_bytes: limit(request.max_bytes),
-        history: u32::try_from(history).unwrap_or(0),
+        history,
     };
     let (info, created) = state
         .engine
@@ -349,4 +390,21 @@ async fn delete_key(
         .delete_entry(&caller.env, &bucket, &key, purge, now_ms())
         .await?;
     ok(json!({ "key": key, "purged": purge }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"", ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (&[0, 159, 146, 150, 255], "AJ+Slv8="),
+        ];
+        for (bytes, text) in cases {
+            assert_eq!(super::base64(bytes), text);
+        }
+    }
 }

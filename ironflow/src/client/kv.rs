@@ -230,6 +230,33 @@ struct WireEntry {
     /// Sent by the Rust engine: `application/json` or `application/octet-stream`.
     #[serde(default)]
     content_type: Option<String>,
+    /// `base64` when the engine sent bytes that are not UTF-8 as base64.
+    #[serde(default)]
+    encoding: Option<String>,
+}
+
+/// Decodes standard base64 (padding optional); `None` if it is not base64.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let sextet = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    };
+    let text = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in text {
+        acc = (acc << 6) | u32::from(sextet(c)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 fn put() -> Operation {
@@ -253,8 +280,12 @@ impl From<WireEntry> for Entry {
         // Without a content type (other servers), a string is taken as the
         // raw bytes it was sent as, anything else as JSON.
         let is_json = declared_json.unwrap_or(!w.value.is_string());
+        let base64 = w.encoding.as_deref() == Some("base64");
         let value = match (&w.value, is_json) {
             (_, _) if w.operation != Operation::Put => Vec::new(),
+            (Value::String(s), false) if base64 => {
+                decode_base64(s).unwrap_or_else(|| s.clone().into_bytes())
+            }
             (Value::String(s), false) => s.clone().into_bytes(),
             (v, _) => serde_json::to_vec(v).unwrap_or_default(),
         };
@@ -706,6 +737,18 @@ mod tests {
         let b = Client::new("http://x").unwrap().kv().bucket("b");
         assert_eq!(b.key_path("a.b/c=d"), "/api/v1/kv/buckets/b/keys/a.b/c=d");
         assert_eq!(b.key_path("a b"), "/api/v1/kv/buckets/b/keys/a%20b");
+    }
+
+    #[test]
+    fn base64_values_are_decoded() {
+        assert_eq!(decode_base64("AJ+Slv8=").unwrap(), [0, 159, 146, 150, 255]);
+        assert_eq!(decode_base64("Zm8").unwrap(), b"fo");
+        assert!(decode_base64("not base64!").is_none());
+        let e = entry(serde_json::json!({
+            "key": "k", "value": "AP8=", "revision": 1,
+            "content_type": "application/octet-stream", "encoding": "base64"
+        }));
+        assert_eq!(e.value, [0, 255]);
     }
 
     #[test]

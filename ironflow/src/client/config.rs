@@ -183,7 +183,8 @@ impl Configs {
         Ok(listed.configs)
     }
 
-    /// Deletes a config; succeeds whether or not it exists.
+    /// Deletes a config; succeeds whether or not it exists. Setting it
+    /// again starts over at revision 1.
     ///
     /// ```no_run
     /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {

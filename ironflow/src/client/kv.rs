@@ -22,7 +22,14 @@
 //! (`application/octet-stream`); [`Bucket::put_json`] sends JSON, which the
 //! engine returns as JSON. A failed `create` or `update` precondition is an
 //! [`ErrorKind::Conflict`] error; an unknown bucket is
-//! [`ErrorKind::NotFound`].
+//! [`ErrorKind::NotFound`]; a bad key or bucket name, a value over the
+//! bucket's `max_value_size` (HTTP 413) or a write over its `max_bytes`
+//! (HTTP 400) is [`ErrorKind::Validation`] with a message naming the limit.
+//!
+//! Keys are 1–1024 of letters, digits, `-`, `_`, `/`, `=` and `.`, without a
+//! leading or trailing `.`, an empty token (`..`), or a final `/history`
+//! segment (the history route). Bucket names are 1–64 letters, digits, `-`
+//! and `_`.
 
 use std::time::Duration;
 

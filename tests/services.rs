@@ -1,15 +1,23 @@
-//! The engine's data and management services through `ironflow::Client`,
-//! against a real engine on loopback HTTP and a real SQLite file.
+//! The engine's data and management services end to end: a real engine on a
+//! real SQLite file, served on loopback HTTP, driven through the SDK
+//! `Client`; no mocks.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ironflow::Registry;
+use ironflow::{Client, Registry};
+use ironflow_e2e::temp_db;
 use ironflow_engine::api::{self, ApiOptions};
 use ironflow_engine::auth::AuthMode;
 use ironflow_engine::{Engine, EngineConfig};
 
+// A test crate's root acts as a `mod.rs`: point at `services/`.
 #[path = "services/auth.rs"]
 mod auth;
+#[path = "services/config.rs"]
+mod config;
+#[path = "services/kv.rs"]
+mod kv;
 #[path = "services/runs.rs"]
 mod runs;
 #[path = "services/streams.rs"]
@@ -17,37 +25,54 @@ mod streams;
 #[path = "services/topics.rs"]
 mod topics;
 
-/// An engine on a fresh database and its API on loopback.
+/// An engine with its HTTP API on a free loopback port.
 pub(crate) struct Server {
     pub(crate) engine: Engine,
     pub(crate) base: String,
+    pub(crate) db: PathBuf,
 }
 
 impl Server {
-    /// Without authentication.
+    /// A fresh engine without authentication on a new database file.
+    pub(crate) async fn start(test: &str) -> Server {
+        Self::start_on(&temp_db(test)).await
+    }
+
+    /// [`Server::start`]; reads better where auth is the point.
     pub(crate) async fn dev(test: &str) -> Server {
-        Self::start(test, AuthMode::Dev).await
+        Self::start(test).await
     }
 
-    pub(crate) async fn start(test: &str, auth: AuthMode) -> Server {
-        Self::with(test, auth, Registry::new()).await
+    /// An engine without authentication on `db` (an existing file: a restart).
+    pub(crate) async fn start_on(db: &Path) -> Server {
+        Self::open(db, AuthMode::Dev, Registry::new()).await
     }
 
-    /// With these functions linked in.
+    /// A fresh engine with `auth` and these functions linked in.
     pub(crate) async fn with(test: &str, auth: AuthMode, registry: Registry) -> Server {
+        Self::open(&temp_db(test), auth, registry).await
+    }
+
+    async fn open(db: &Path, auth: AuthMode, registry: Registry) -> Server {
         let config = EngineConfig {
-            db_path: ironflow_e2e::temp_db(test),
+            db_path: db.to_path_buf(),
             ..EngineConfig::default()
         };
-        let engine = Engine::start(registry, config).await.unwrap();
+        let engine = Engine::start(registry, config)
+            .await
+            .expect("engine starts");
         let router = api::router_with(engine.clone(), ApiOptions::default().auth(auth));
         let base = ironflow_e2e::serve_on_loopback(router).await;
-        Server { engine, base }
+        Server {
+            engine,
+            base,
+            db: db.to_path_buf(),
+        }
     }
 
-    /// A client of this server (no key, no environment).
-    pub(crate) fn client(&self) -> ironflow::Client {
-        ironflow::Client::builder()
+    /// A client in the server's default environment, without a key.
+    pub(crate) fn client(&self) -> Client {
+        Client::builder()
             .server_url(&self.base)
             .api_key("")
             .timeout(Duration::from_secs(10))
@@ -55,9 +80,20 @@ impl Server {
             .unwrap()
     }
 
+    /// A client in environment `env`, without a key.
+    pub(crate) fn client_in(&self, env: &str) -> Client {
+        Client::builder()
+            .server_url(&self.base)
+            .api_key("")
+            .environment(env)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    }
+
     /// A client with an API key and optionally an environment.
-    pub(crate) fn client_with(&self, key: &str, env: Option<&str>) -> ironflow::Client {
-        let mut builder = ironflow::Client::builder()
+    pub(crate) fn client_with(&self, key: &str, env: Option<&str>) -> Client {
+        let mut builder = Client::builder()
             .server_url(&self.base)
             .api_key(key)
             .timeout(Duration::from_secs(10));
@@ -65,5 +101,10 @@ impl Server {
             builder = builder.environment(env);
         }
         builder.build().unwrap()
+    }
+
+    /// The URL of `path` on this server.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
     }
 }

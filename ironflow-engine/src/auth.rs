@@ -245,7 +245,7 @@ pub async fn bootstrap(store: &SqliteStore, now_ms: i64) -> StoreResult<Option<P
     if !store.api_keys().await?.is_empty() {
         return Ok(None);
     }
-    let (secret, prefix) = new_secret().map_err(|e| std::io::Error::other(e))?;
+    let (secret, prefix) = new_secret().map_err(std::io::Error::other)?;
     let key = ApiKeyRow {
         id: new_id("key"),
         name: "bootstrap-admin".to_owned(),

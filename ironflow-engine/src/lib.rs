@@ -184,7 +184,11 @@ impl Engine {
         // loop starts: recovering afterwards would requeue runs this engine
         // has just claimed, and run them twice at once.
         store.recover(now_ms()).await?;
-        let scheduler = Scheduler::start(store, registry, config)?;
+        let scheduler = Scheduler::start(store.clone(), registry, config)?;
+        let stopped = scheduler.clone();
+        tokio::spawn(store::kv::sweep_loop(Arc::downgrade(&store), move || {
+            stopped.stopped.load(std::sync::atomic::Ordering::SeqCst)
+        }));
         scheduler.load_remote().await?;
         scheduler.wake();
         Ok(Engine { scheduler })

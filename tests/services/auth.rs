@@ -11,7 +11,7 @@ use super::Server;
 
 /// A server requiring keys, and its bootstrap admin secret.
 async fn secured(test: &str) -> (Server, String) {
-    let server = Server::start(test, AuthMode::ApiKeys).await;
+    let server = Server::with(test, AuthMode::ApiKeys, ironflow::Registry::new()).await;
     let store = server.engine.store();
     let path = auth::bootstrap(store, 0)
         .await
@@ -284,7 +284,7 @@ async fn roles_and_policies_restrict_a_key() {
         .assign_policy(&role.id, &read_runs.id)
         .await
         .unwrap();
-    assert_eq!(role.policy_ids, [read_runs.id.clone()]);
+    assert_eq!(role.policy_ids, vec![read_runs.id.clone()]);
     assert_eq!(admin.roles().list(Some(&org.id)).await.unwrap().len(), 1);
     assert_eq!(
         admin.roles().list(Some("org_other")).await.unwrap().len(),

@@ -21,6 +21,8 @@ use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
 
 mod auth;
 mod caller;
+mod config;
+mod kv;
 mod pull;
 mod streams;
 mod topics;
@@ -284,6 +286,8 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
         .merge(auth::routes())
         .merge(streams::routes())
         .merge(topics::routes())
+        .merge(kv::routes())
+        .merge(config::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

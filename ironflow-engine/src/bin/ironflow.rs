@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 
 #[path = "ironflow/services.rs"]
 mod services;
+// Under `cli/` so Cargo does not take it for a binary of its own.
+#[path = "cli/kv.rs"]
+mod kv_cli;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -86,6 +89,16 @@ enum Command {
     Functions,
     /// Lists the pull workers registered with the engine.
     Workers,
+    /// Reads and writes the KV store.
+    Kv {
+        #[command(subcommand)]
+        command: kv_cli::KvCommand,
+    },
+    /// Reads and writes config documents.
+    Config {
+        #[command(subcommand)]
+        command: kv_cli::ConfigCommand,
+    },
     /// Appends to, reads and inspects entity streams.
     Streams {
         #[command(subcommand)]
@@ -405,6 +418,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             print_json(&client.get("/api/v1/functions").await?);
             Ok(())
         }
+        Command::Kv { command } => kv_cli::kv(&sdk, command).await,
+        Command::Config { command } => kv_cli::config(&sdk, command).await,
         Command::Workers => {
             let reply = client.get("/api/v1/workers").await?;
             println!("{:<36} {:<16} {:>6}  functions", "worker", "host", "jobs");

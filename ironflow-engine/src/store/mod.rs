@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod auth;
+pub mod config;
+pub mod kv;
 mod manage;
 mod schema;
 mod sqlite;
@@ -21,6 +23,8 @@ pub mod topics;
 pub use auth::{ApiKeyRow, AuthObject};
 pub use manage::{ManageError, Restart};
 
+pub use config::{ConfigEntry, ConfigError, ConfigStore};
+pub use kv::{KvError, KvStore};
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;
 pub use streams::StreamStore;

@@ -206,6 +206,46 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX topic_messages_idempotency
         ON topic_messages(env, topic, idempotency_key) WHERE idempotency_key IS NOT NULL;
     "#,
+    // 8: KV buckets and their revisions, config documents; all per environment.
+    // `kv_buckets.revision` is the bucket's last revision (revisions are
+    // per-bucket and never reused, even after a purge). Each write to a key
+    // is a row of `kv_entries`; the newest row of a key is its current state.
+    r#"
+    CREATE TABLE kv_buckets (
+        env TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        ttl_seconds INTEGER,
+        max_value_size INTEGER,
+        max_bytes INTEGER,
+        history INTEGER NOT NULL DEFAULT 1,
+        revision INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, name)
+    );
+    CREATE TABLE kv_entries (
+        env TEXT NOT NULL,
+        bucket TEXT NOT NULL,
+        key TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        operation TEXT NOT NULL,
+        value BLOB NOT NULL,
+        is_json INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        PRIMARY KEY (env, bucket, key, revision),
+        FOREIGN KEY (env, bucket) REFERENCES kv_buckets(env, name) ON DELETE CASCADE
+    );
+    CREATE INDEX kv_entries_expiry ON kv_entries(expires_ms) WHERE expires_ms IS NOT NULL;
+    CREATE TABLE configs (
+        env TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, name)
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

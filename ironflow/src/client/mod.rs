@@ -40,6 +40,8 @@ use serde_json::Value;
 use crate::error::{Error, ErrorKind, Result};
 
 mod auth;
+mod config;
+mod kv;
 mod runs;
 mod streams;
 mod topics;
@@ -48,6 +50,8 @@ pub use auth::{
     ApiKey, ApiKeys, CreateApiKey, CreatePolicy, Effect, NewApiKey, Org, Orgs, Policies, Policy,
     Role, Roles,
 };
+pub use config::{ConfigEntry, ConfigSummary, Configs};
+pub use kv::{Bucket, BucketConfig, BucketInfo, Entry, Kv, Operation};
 pub use runs::{
     EmitRequest, EmitSyncRequest, Emitted, ListRuns, Run, RunError, RunPage, RunStatus, Step,
     SyncResult,
@@ -278,14 +282,11 @@ impl Client {
         };
         let response = request.send().await.map_err(network)?;
         let status = response.status();
-        let headers = response.headers().clone();
         let bytes = response.bytes().await.map_err(network)?;
         if !status.is_success() {
             return Err(status_error(&method, &path, status, &bytes));
         }
         Ok(Reply {
-            status,
-            headers,
             bytes: bytes.to_vec(),
         })
     }
@@ -325,14 +326,12 @@ impl Call {
     }
 
     /// A raw body with its content type.
-    #[allow(dead_code)] // for the KV/config clients (raw bodies, If-Match)
     pub(crate) fn bytes(mut self, content_type: &'static str, bytes: Vec<u8>) -> Call {
         self.body = Some((content_type, bytes));
         self
     }
 
     /// An extra header; a value that is not a valid header is a validation error.
-    #[allow(dead_code)] // for the KV/config clients (raw bodies, If-Match)
     pub(crate) fn header(mut self, name: &'static str, value: &str) -> Result<Call> {
         let value = HeaderValue::from_str(value).map_err(|_| {
             Error::new(
@@ -354,10 +353,6 @@ impl Call {
 /// A successful answer.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    #[allow(dead_code)]
-    pub(crate) status: StatusCode,
-    #[allow(dead_code)]
-    pub(crate) headers: HeaderMap,
     pub(crate) bytes: Vec<u8>,
 }
 

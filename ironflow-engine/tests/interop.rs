@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "interop/cli.rs"]
+mod cli;
+
 /// The SDK version the fixtures were recorded with.
 const SDK: &str = "ironflow-py==0.53.0";
 

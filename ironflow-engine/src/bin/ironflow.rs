@@ -264,8 +264,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             if wait {
                 body["timeoutMs"] = json!(300_000);
-                let reply = client.connect("TriggerSync", body).await?;
-                print_json(&reply);
+                // A spinner on stderr while the runs execute (drawn only on a
+                // terminal, so piped output stays clean JSON).
+                let progress = indicatif::ProgressBar::new_spinner()
+                    .with_message(format!("{event}: waiting for the triggered runs to finish"));
+                progress.enable_steady_tick(Duration::from_millis(120));
+                let reply = client.connect("TriggerSync", body).await;
+                progress.finish_and_clear();
+                print_json(&reply?);
             } else {
                 let reply = client.connect("Trigger", body).await?;
                 print_json(&reply);

@@ -11,7 +11,6 @@
 use ironflow::Registry;
 use ironflow::serve::Serve;
 use ironflow_examples::orders::{process_order, send_confirmation};
-use serde_json::json;
 
 #[ironflow::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -35,26 +34,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     );
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let http = reqwest::Client::new();
-    for function in registry.iter() {
-        let record = function.record();
-        let body = json!({
-            "id": record.id,
-            "name": function.name(),
-            "triggers": record.triggers.iter().map(|t| json!({ "event": t.event, "expression": t.expression, "cron": t.cron })).collect::<Vec<_>>(),
-            "endpointUrl": endpoint,
-            "preferredMode": "EXECUTION_MODE_PUSH",
-            "metadata": { "__ironflow_code_hash": format!("{:016x}", record.fingerprint) },
-        });
-        let reply = http
-            .post(format!(
-                "{engine}/ironflow.v1.IronflowService/RegisterFunction"
-            ))
-            .json(&body)
-            .send()
-            .await?;
-        println!("registered {} with {engine}: {}", record.id, reply.status());
-    }
+    let client = ironflow::Client::builder().server_url(&engine).build()?;
+    client.register_push(&registry, &endpoint).await?;
+    println!("registered {} function(s) with {engine}", registry.len());
     println!("serving push invocations at {endpoint}");
     server.await??;
     Ok(())

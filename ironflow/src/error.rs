@@ -246,6 +246,20 @@ impl Error {
     }
 }
 
+/// `?` in a function returning `Result<_, Box<dyn std::error::Error + Send + Sync>>`.
+impl From<Error> for Box<dyn StdError + Send + Sync + 'static> {
+    fn from(e: Error) -> Self {
+        e.into_std()
+    }
+}
+
+/// `?` in a function returning `Result<_, Box<dyn std::error::Error>>`.
+impl From<Error> for Box<dyn StdError + 'static> {
+    fn from(e: Error) -> Self {
+        e.into_std()
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");

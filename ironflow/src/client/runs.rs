@@ -674,6 +674,39 @@ impl Client {
             .await
     }
 
+    /// Registers `functions` with the engine for push mode: it will POST
+    /// their invocations to `endpoint_url`, where a
+    /// [`Serve`](crate::serve::Serve) handler answers them. Call it when the
+    /// app starts (registration replaces an earlier one of the same id).
+    ///
+    /// ```no_run
+    /// # async fn demo(registry: ironflow::Registry) -> ironflow::Result<()> {
+    /// let client = ironflow::Client::from_env()?;
+    /// client
+    ///     .register_push(&registry, "https://app.example.com/api/ironflow")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn register_push(
+        &self,
+        functions: &crate::Registry,
+        endpoint_url: &str,
+    ) -> Result<()> {
+        if !(endpoint_url.starts_with("http://") || endpoint_url.starts_with("https://")) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("endpoint URL {endpoint_url:?} must start with http:// or https://"),
+            ));
+        }
+        for function in functions.iter() {
+            let body = crate::worker::wire::RegisterFunction::push(&function, endpoint_url);
+            let _: Value = self
+                .connect("IronflowService", "RegisterFunction", &body)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The registered functions, as the engine describes them.
     ///
     /// ```no_run

@@ -22,7 +22,7 @@ mod config;
 mod job;
 mod lifecycle;
 mod transport;
-mod wire;
+pub(crate) mod wire;
 
 pub use config::{
     DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_CONCURRENT_JOBS,

@@ -35,6 +35,8 @@ pub(crate) struct RegisterFunction<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     recording_retention: Option<&'a str>,
     metadata: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_url: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,6 +97,17 @@ impl<'a> RegisterFunction<'a> {
             recording: record.recording,
             recording_retention: record.recording_retention,
             metadata,
+            endpoint_url: None,
+        }
+    }
+
+    /// The registration of `function` for push mode: the engine POSTs its
+    /// invocations to `endpoint_url`.
+    pub(crate) fn push(function: &'a Function, endpoint_url: &'a str) -> Self {
+        RegisterFunction {
+            preferred_mode: "EXECUTION_MODE_PUSH",
+            endpoint_url: Some(endpoint_url),
+            ..Self::pull(function)
         }
     }
 }

@@ -98,41 +98,15 @@ pub fn run_main<F: Future>(main: F) -> F::Output {
         .block_on(main)
 }
 
-/// Adapts a fallible upcaster `fn(In) -> Result<Out, Err>` to `Value -> Value`.
-pub fn upcast_fallible<In, Out, Err>(
-    data: serde_json::Value,
-    f: fn(In) -> Result<Out, Err>,
-) -> crate::Result<serde_json::Value>
-where
-    In: serde::de::DeserializeOwned,
-    Out: serde::Serialize,
-    Err: Into<crate::Error>,
-{
-    let input = upcast_input::<In>(data)?;
-    let output = f(input).map_err(Into::into)?;
-    upcast_output(output)
-}
-
-/// Adapts an infallible upcaster `fn(In) -> Out` to `Value -> Value`.
-pub fn upcast_infallible<In, Out>(
-    data: serde_json::Value,
-    f: fn(In) -> Out,
-) -> crate::Result<serde_json::Value>
-where
-    In: serde::de::DeserializeOwned,
-    Out: serde::Serialize,
-{
-    let input = upcast_input::<In>(data)?;
-    upcast_output(f(input))
-}
-
-fn upcast_input<In: serde::de::DeserializeOwned>(data: serde_json::Value) -> crate::Result<In> {
+/// The old data of an upcaster, as its parameter type.
+pub fn upcast_input<In: serde::de::DeserializeOwned>(data: serde_json::Value) -> crate::Result<In> {
     serde_json::from_value(data).map_err(|e| {
         crate::Error::terminal(format!("the upcaster's input does not deserialize: {e}"))
     })
 }
 
-fn upcast_output<Out: serde::Serialize>(output: Out) -> crate::Result<serde_json::Value> {
+/// The new data of an upcaster, as JSON.
+pub fn upcast_output<Out: serde::Serialize>(output: Out) -> crate::Result<serde_json::Value> {
     serde_json::to_value(output).map_err(|e| {
         crate::Error::terminal(format!("the upcaster's output does not serialize: {e}"))
     })

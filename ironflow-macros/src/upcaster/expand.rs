@@ -2,6 +2,8 @@
 //! record that adapts it to `Value -> Value`, submitted to `inventory`.
 
 use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenTree};
+use quote::ToTokens;
 use quote::{quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
@@ -16,17 +18,22 @@ pub(crate) fn item(spec: &Spec, func: ItemFn) -> TokenStream {
     let (Some(input), Some((output, fallible))) = (&spec.input, &spec.output) else {
         return quote!(#func);
     };
-    // Spanned at the signature, so a type that does not (de)serialize is
-    // reported on the user's parameter or return type.
-    let adapt = if *fallible {
-        quote_spanned! {output.span()=>
-            #k::__private::upcast_fallible(data, #ident as fn(#input) -> #output)
-        }
-    } else {
-        quote_spanned! {output.span()=>
-            #k::__private::upcast_infallible(data, #ident as fn(#input) -> #output)
-        }
+    // Each conversion is spanned at the user's type, so a type that does not
+    // deserialize (or serialize) is reported there.
+    let k_in = respan(k, input.span());
+    let k_out = respan(k, output.span());
+    let read = quote_spanned! {input.span()=>
+        let input: #input = #k_in::__private::upcast_input(data)?;
     };
+    let call = if *fallible {
+        quote_spanned! {output.span()=> let output = #ident(input)?; }
+    } else {
+        quote_spanned! {output.span()=> let output = #ident(input); }
+    };
+    let write = quote_spanned! {output.span()=>
+        #k_out::__private::upcast_output(output)
+    };
+    let adapt = quote! { #read #call #write };
     let location = quote_spanned! {ident.span()=>
         #k::__private::SourceLocation {
             file: ::core::file!(),
@@ -51,4 +58,26 @@ pub(crate) fn item(spec: &Spec, func: ItemFn) -> TokenStream {
             #k::__private::inventory::submit!(#k::__private::RegisteredUpcaster(&__IRONFLOW_UPCASTER));
         };
     }
+}
+
+/// The tokens of `path` with every span set to `span`, so an expression it
+/// starts is reported at `span` rather than on the attribute.
+fn respan(path: &syn::Path, span: Span) -> TokenStream {
+    fn go(tokens: TokenStream, span: Span) -> TokenStream {
+        tokens
+            .into_iter()
+            .map(|tt| match tt {
+                TokenTree::Group(g) => {
+                    let mut group = Group::new(g.delimiter(), go(g.stream(), span));
+                    group.set_span(span);
+                    TokenTree::Group(group)
+                }
+                mut other => {
+                    other.set_span(span);
+                    other
+                }
+            })
+            .collect()
+    }
+    go(path.to_token_stream(), span)
 }

@@ -26,7 +26,7 @@ struct V3 {
 
 /// Docs are kept, and the fn stays callable.
 #[ironflow::upcaster(event = "order.placed", from = 2)]
-pub fn rename_total(v2: V2) -> ironflow::Result<V3> {
+fn rename_total(v2: V2) -> ironflow::Result<V3> {
     Ok(V3 {
         amount: v2.total,
         currency: v2.currency,

@@ -1,4 +1,4 @@
-use ironflow::webhook::{Webhook, WebhookEvent, WebhookRequest};
+use ironflow::webhook::{Webhook, WebhookRequest};
 
 struct Stripe;
 

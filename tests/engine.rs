@@ -11,8 +11,6 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Serves `router` on a free loopback port; returns its base URL.
-
 /// Waits (at most `WAIT`) until a run is suspended at a wait for an event.
 async fn until_waiting_for_event(engine: &Engine, run_id: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -38,7 +38,7 @@
 //! replay machine ([`step::execute`]) over the wire types of [`protocol`].
 //!
 //! Around functions: [`#[ironflow::webhook]`](macro@webhook) turns a provider's
-//! HTTP callback into an event ([`webhook`]), and
+//! HTTP callback into an event ([`webhook`](mod@webhook)), and
 //! [`#[ironflow::upcaster]`](macro@upcaster) brings events of older schema
 //! versions to the version a function's type declares ([`event::Upcasters`]).
 #![deny(missing_docs)]

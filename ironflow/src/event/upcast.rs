@@ -272,7 +272,7 @@ impl Upcasters {
     /// use (which starts with every `#[ironflow::upcaster]` in the binary).
     /// Call it before the worker, engine or serve handler starts.
     ///
-    /// ```
+    /// ```standalone_crate
     /// use ironflow::event::{Upcasters, upcast};
     /// use serde_json::json;
     ///
@@ -322,7 +322,7 @@ fn too_new(event: &str, version: u32, current: u32) -> Error {
 /// those [installed](Upcasters::install). For subscriptions, projections and
 /// stream reads that want the current shape of old events.
 ///
-/// ```
+/// ```standalone_crate
 /// use serde_json::json;
 ///
 /// #[ironflow::upcaster(event = "user.signed_up", from = 1)]

@@ -8,7 +8,7 @@
 //! or by the standalone [`router`] in a pull-mode app, and the event is emitted
 //! to the engine through [`crate::Client`].
 //!
-//! ```no_run
+//! ```no_run,standalone_crate
 //! use ironflow::webhook::{self, Webhook, WebhookEvent, WebhookRequest};
 //! use ironflow::webhook::signature::{verify_timestamped, DEFAULT_TOLERANCE};
 //!
@@ -386,7 +386,7 @@ impl Webhooks {
     ) -> Response {
         match self.accept(id, headers, body) {
             Ok(event) => emit(client, event).await,
-            Err(response) => response,
+            Err(response) => *response,
         }
     }
 
@@ -396,9 +396,9 @@ impl Webhooks {
         id: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> std::result::Result<WebhookEvent, Response> {
+    ) -> std::result::Result<WebhookEvent, Box<Response>> {
         let Some(entry) = self.by_id.get(id).map(|&i| &self.entries[i]) else {
-            return Err(error_response(
+            return Err(boxed_error(
                 StatusCode::NOT_FOUND,
                 "WEBHOOK_NOT_FOUND",
                 format_args!("webhook not found: {id}"),
@@ -411,17 +411,18 @@ impl Webhooks {
                 "webhook request rejected: {}",
                 e.message()
             );
-            return Err(error_response(
+            return Err(boxed_error(
                 StatusCode::UNAUTHORIZED,
                 "VERIFY_FAILED",
                 e.message(),
             ));
         }
-        let event = entry.source.transform(&request).map_err(|e| {
-            error_response(StatusCode::BAD_REQUEST, "TRANSFORM_FAILED", e.message())
-        })?;
+        let event = entry
+            .source
+            .transform(&request)
+            .map_err(|e| boxed_error(StatusCode::BAD_REQUEST, "TRANSFORM_FAILED", e.message()))?;
         if event.name.trim().is_empty() {
-            return Err(error_response(
+            return Err(boxed_error(
                 StatusCode::BAD_REQUEST,
                 "TRANSFORM_FAILED",
                 "the transformed event has an empty name",
@@ -506,6 +507,10 @@ async fn emit(client: &Client, event: WebhookEvent) -> Response {
     }
 }
 
+fn boxed_error(status: StatusCode, code: &str, message: impl fmt::Display) -> Box<Response> {
+    Box::new(error_response(status, code, message))
+}
+
 fn error_response(status: StatusCode, code: &str, message: impl fmt::Display) -> Response {
     let body = json!({ "error": { "code": code, "message": message.to_string() } });
     (status, axum::Json(body)).into_response()
@@ -569,7 +574,7 @@ impl Handler {
         }
         let event = match self.webhooks.accept(id, headers, body) {
             Ok(event) => event,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         match self.client.get() {
             Ok(client) => emit(client, event).await,
@@ -646,8 +651,8 @@ mod tests {
         }
     }
 
-    fn status_and_code(r: std::result::Result<WebhookEvent, Response>) -> (u16, String) {
-        let r = r.unwrap_err();
+    fn status_and_code(r: std::result::Result<WebhookEvent, Box<Response>>) -> (u16, String) {
+        let r = *r.unwrap_err();
         let status = r.status().as_u16();
         let body =
             futures_util::FutureExt::now_or_never(axum::body::to_bytes(r.into_body(), usize::MAX))

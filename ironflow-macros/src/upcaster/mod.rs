@@ -40,3 +40,41 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    #[test]
+    fn a_valid_upcaster_registers_itself() {
+        let out = super::expand(
+            quote!(event = "o.p", from = 2),
+            quote!(
+                fn up(d: Value) -> ironflow::Result<Value> {
+                    Ok(d)
+                }
+            ),
+        )
+        .to_string();
+        assert!(out.starts_with("fn up"), "{out}");
+        assert!(out.contains("from : 2u32"), "{out}");
+        assert!(out.contains("let output = up (input) ?"), "{out}");
+        assert!(out.contains("inventory :: submit !"), "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_fn_and_register_nothing() {
+        let out = super::expand(
+            quote!(event = "o p"),
+            quote!(
+                fn up(d: Value) -> Value {
+                    d
+                }
+            ),
+        )
+        .to_string();
+        assert!(out.starts_with("fn up"), "{out}");
+        assert!(!out.contains("inventory"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    }
+}

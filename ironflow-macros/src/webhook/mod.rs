@@ -53,3 +53,62 @@ fn item_span(item: &syn::Item) -> proc_macro2::Span {
         other => other.span(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    #[test]
+    fn a_valid_source_gets_its_id_and_registers_itself() {
+        let out = super::expand(
+            quote!(id = "stripe"),
+            quote! {
+                impl Webhook for Stripe {
+                    fn verify(&self, r: &WebhookRequest<'_>) -> R<()> { Ok(()) }
+                    fn transform(&self, r: &WebhookRequest<'_>) -> R<WebhookEvent> { todo!() }
+                }
+            },
+        )
+        .to_string();
+        assert!(
+            out.contains("const ID : & 'static str = \"stripe\""),
+            "{out}"
+        );
+        assert!(out.contains("inventory :: submit !"), "{out}");
+        assert!(
+            out.contains("const __IRONFLOW_SOURCE : Stripe = Stripe"),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn errors_come_with_stubs_and_no_registration() {
+        let out = super::expand(
+            quote!(id = "a b"),
+            quote! {
+                impl Webhook for Stripe {
+                    async fn verify(&self, r: &WebhookRequest<'_>) -> R<()> { Ok(()) }
+                }
+            },
+        )
+        .to_string();
+        assert!(!out.contains("inventory"), "{out}");
+        assert!(!out.contains("async fn verify"), "{out}");
+        assert_eq!(out.matches("unreachable").count(), 2, "{out}");
+        assert_eq!(out.matches("compile_error").count(), 3, "{out}");
+    }
+
+    #[test]
+    fn another_item_comes_back_untouched() {
+        let item = quote!(
+            struct S;
+        );
+        let out = super::expand(quote!(id = "a"), item.clone()).to_string();
+        assert!(out.starts_with(&item.to_string()), "{out}");
+        assert!(
+            out.contains("goes on `impl Webhook for YourSource"),
+            "{out}"
+        );
+    }
+}

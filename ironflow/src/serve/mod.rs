@@ -1,7 +1,7 @@
 //! Push mode: an axum handler the engine POSTs invocations to (§1).
 //! With [`Serve::webhooks`], the same handler also receives providers'
 //! webhook callbacks at `<mount>/webhooks/<id>` (§1.7, §5.12; see
-//! [`crate::webhook`]).
+//! [`webhook`](mod@crate::webhook)).
 //!
 //! ```no_run
 //! use ironflow::prelude::*;

@@ -1376,3 +1376,6 @@ mod recorded {
         assert!(engine.runs(Some("child-fn"), 10).await.unwrap().len() == 1);
     }
 }
+
+#[path = "engine/webhooks.rs"]
+mod webhooks;

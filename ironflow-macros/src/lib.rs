@@ -11,6 +11,8 @@ mod function;
 // the `#[main]` macro's module, not a binary's `main.rs`.
 #[path = "main/mod.rs"]
 mod main;
+mod upcaster;
+mod webhook;
 
 /// Declares a durable function. Documented on `ironflow::function`.
 #[proc_macro_attribute]
@@ -28,4 +30,16 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     main::expand(args.into(), item.into()).into()
+}
+
+/// Declares a webhook source. Documented on `ironflow::webhook`.
+#[proc_macro_attribute]
+pub fn webhook(args: TokenStream, item: TokenStream) -> TokenStream {
+    webhook::expand(args.into(), item.into()).into()
+}
+
+/// Declares an event upcaster. Documented on `ironflow::upcaster`.
+#[proc_macro_attribute]
+pub fn upcaster(args: TokenStream, item: TokenStream) -> TokenStream {
+    upcaster::expand(args.into(), item.into()).into()
 }

@@ -10,11 +10,16 @@ pub use ::serde;
 pub use ::serde_json;
 
 pub use crate::event::{Event, EventData};
+pub use crate::event::{RegisteredUpcaster, UpcasterRecord};
 pub use crate::function::{
     Concurrency, Function, FunctionRecord, Mode, Registered, RetryPolicy, SourceLocation, StepKind,
     StepSite, Trigger,
 };
 pub use crate::step::{Ctx, Invocation};
+pub use crate::webhook::{RegisteredWebhook, Webhook, WebhookEvent, WebhookRecord, WebhookRequest};
+
+/// `ironflow::Result`, under a name that does not shadow `core`'s here.
+pub type RuntimeResult<T> = crate::Result<T>;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -91,4 +96,18 @@ pub fn run_main<F: Future>(main: F) -> F::Output {
         .build()
         .expect("failed to build the tokio runtime")
         .block_on(main)
+}
+
+/// The old data of an upcaster, as its parameter type.
+pub fn upcast_input<In: serde::de::DeserializeOwned>(data: serde_json::Value) -> crate::Result<In> {
+    serde_json::from_value(data).map_err(|e| {
+        crate::Error::terminal(format!("the upcaster's input does not deserialize: {e}"))
+    })
+}
+
+/// The new data of an upcaster, as JSON.
+pub fn upcast_output<Out: serde::Serialize>(output: Out) -> crate::Result<serde_json::Value> {
+    serde_json::to_value(output).map_err(|e| {
+        crate::Error::terminal(format!("the upcaster's output does not serialize: {e}"))
+    })
 }

@@ -36,6 +36,11 @@
 //! Functions run in-process under [`testing::TestClient`], behind a push
 //! endpoint ([`serve::Serve`]), or in a pull worker; all three drive the same
 //! replay machine ([`step::execute`]) over the wire types of [`protocol`].
+//!
+//! Around functions: [`#[ironflow::webhook]`](macro@webhook) turns a provider's
+//! HTTP callback into an event ([`webhook`](mod@webhook)), and
+//! [`#[ironflow::upcaster]`](macro@upcaster) brings events of older schema
+//! versions to the version a function's type declares ([`event::Upcasters`]).
 #![deny(missing_docs)]
 
 pub mod client;
@@ -47,6 +52,7 @@ pub mod runtime;
 pub mod serve;
 pub mod step;
 pub mod testing;
+pub mod webhook;
 pub mod worker;
 
 #[doc(hidden)]
@@ -67,6 +73,12 @@ pub use ironflow_macros::Event;
 
 #[doc = include_str!("../docs/main.md")]
 pub use ironflow_macros::main;
+
+#[doc = include_str!("../docs/webhook.md")]
+pub use ironflow_macros::webhook;
+
+#[doc = include_str!("../docs/upcaster.md")]
+pub use ironflow_macros::upcaster;
 
 /// The names most functions need: `use ironflow::prelude::*;`.
 pub mod prelude {

@@ -489,3 +489,6 @@ fn records_carry_the_configuration() {
             .ends_with("testing.rs")
     );
 }
+
+#[path = "testing/upcasters.rs"]
+mod upcasters;

@@ -22,3 +22,17 @@ fn main() {
     t.pass("tests/ui/main/pass/*.rs");
     t.compile_fail("tests/ui/main/fail/*.rs");
 }
+
+#[test]
+fn webhook() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/webhook/pass/*.rs");
+    t.compile_fail("tests/ui/webhook/fail/*.rs");
+}
+
+#[test]
+fn upcaster() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/upcaster/pass/*.rs");
+    t.compile_fail("tests/ui/upcaster/fail/*.rs");
+}

@@ -33,20 +33,25 @@ pub(crate) fn duration_ms(text: &str, key: &str) -> Result<u64, String> {
 
 /// Function ids: `[A-Za-z0-9][A-Za-z0-9._:/-]*`, at most 128 characters.
 pub(crate) fn function_id(id: &str) -> Result<(), String> {
+    id_of("function", id)
+}
+
+/// Ids of `what` (`function`, `webhook`): the function id rules.
+pub(crate) fn id_of(what: &str, id: &str) -> Result<(), String> {
     if id.is_empty() {
-        return Err("function `id` must not be empty".into());
+        return Err(format!("{what} `id` must not be empty"));
     }
     let len = id.chars().count();
     if len > MAX_ID_LEN {
         return Err(format!(
-            "function `id` is {len} characters long; at most {MAX_ID_LEN} are allowed"
+            "{what} `id` is {len} characters long; at most {MAX_ID_LEN} are allowed"
         ));
     }
     let mut chars = id.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || "._:/-".contains(c)) {
         return Err(format!(
-            "invalid function `id` {id:?}: use letters, digits, `.`, `_`, `:`, `/` and `-`, starting with a letter or digit"
+            "invalid {what} `id` {id:?}: use letters, digits, `.`, `_`, `:`, `/` and `-`, starting with a letter or digit"
         ));
     }
     Ok(())

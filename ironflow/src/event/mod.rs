@@ -1,5 +1,6 @@
 //! Events: the [`Event`] trait that `#[derive(Event)]` implements, the
-//! [`EventData`] bound of `Ctx<E>`, and the typed [`Envelope`].
+//! [`EventData`] bound of `Ctx<E>`, the typed [`Envelope`], and the
+//! [upcasters](Upcasters) that bring old event versions to the current one.
 
 use std::fmt;
 
@@ -9,6 +10,11 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::EventEnvelope;
+
+mod upcast;
+
+pub(crate) use upcast::global_problems as upcaster_problems;
+pub use upcast::{RegisteredUpcaster, UpcasterRecord, Upcasters, upcast};
 
 /// A typed event: its name and schema version are part of the type.
 ///
@@ -129,6 +135,29 @@ impl<T: DeserializeOwned> Envelope<T> {
             source: event.source.clone(),
             metadata: event.metadata.clone().filter(|m| !m.is_null()),
         })
+    }
+
+    /// Decodes the payload of a wire event into the version `T` declares:
+    /// older data is upcast first (see [`Upcasters`]), newer data is a
+    /// terminal error. The envelope then carries `T`'s version.
+    pub fn from_wire_current(event: &EventEnvelope) -> Result<Self>
+    where
+        T: EventData,
+    {
+        let (Some(name), Some(current)) = (T::NAME, T::VERSION) else {
+            return Self::from_wire(event);
+        };
+        let version = event.version.unwrap_or(1);
+        if version == current {
+            return Self::from_wire(event);
+        }
+        let data = upcast::to_current(name, version, current, event.data.clone())?;
+        let mut envelope = Self::from_wire(&EventEnvelope {
+            data,
+            ..event.clone()
+        })?;
+        envelope.version = current;
+        Ok(envelope)
     }
 
     /// Decodes an event object as journaled for a matched wait (§1.3 (b)).

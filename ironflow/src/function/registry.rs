@@ -35,6 +35,10 @@ pub struct RegistryError {
 }
 
 impl RegistryError {
+    pub(crate) fn from_lines(lines: Vec<String>) -> Self {
+        RegistryError { lines }
+    }
+
     /// One line per duplicate id, naming both source locations.
     pub fn duplicates(&self) -> &[String] {
         &self.lines
@@ -77,12 +81,12 @@ impl Registry {
         self
     }
 
-    /// Errors if an id was registered twice, naming both places.
+    /// Errors if an id was registered twice, naming both places, or if an
+    /// event type of version > 1 that a function takes lacks an upcaster
+    /// link (`order.placed: no upcaster from v2 to v3`), or an upcaster is
+    /// registered twice (see [`crate::event::Upcasters`]).
     pub fn check(&self) -> Result<(), RegistryError> {
-        if self.duplicates.is_empty() {
-            return Ok(());
-        }
-        let lines = self
+        let mut lines: Vec<String> = self
             .duplicates
             .iter()
             .map(|(first, second)| {
@@ -94,6 +98,10 @@ impl Registry {
                 )
             })
             .collect();
+        lines.extend(crate::event::upcaster_problems(self.iter()));
+        if lines.is_empty() {
+            return Ok(());
+        }
         Err(RegistryError { lines })
     }
 

@@ -1,4 +1,7 @@
 //! Push mode: an axum handler the engine POSTs invocations to (§1).
+//! With [`Serve::webhooks`], the same handler also receives providers'
+//! webhook callbacks at `<mount>/webhooks/<id>` (§1.7, §5.12; see
+//! [`webhook`](mod@crate::webhook)).
 //!
 //! ```no_run
 //! use ironflow::prelude::*;
@@ -46,6 +49,7 @@ struct Inner {
     publisher: Option<Arc<dyn Publisher>>,
     environment: String,
     max_body_bytes: usize,
+    webhooks: Option<crate::webhook::Handler>,
 }
 
 impl fmt::Debug for Serve {
@@ -80,6 +84,7 @@ impl Serve {
                     .filter(|e| !e.is_empty())
                     .unwrap_or_else(|| "default".to_owned()),
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                webhooks: None,
             }),
         }
     }
@@ -96,6 +101,7 @@ impl Serve {
                     publisher: self.inner.publisher.clone(),
                     environment: self.inner.environment.clone(),
                     max_body_bytes: self.inner.max_body_bytes,
+                    webhooks: self.inner.webhooks.clone(),
                 };
                 f(&mut inner);
                 self.inner = Arc::new(inner);
@@ -142,7 +148,105 @@ impl Serve {
 
     /// Largest accepted body (default 4 MiB); larger ones get 413.
     pub fn max_body_bytes(self, limit: usize) -> Self {
-        self.update(|i| i.max_body_bytes = limit)
+        self.update(|i| {
+            i.max_body_bytes = limit;
+            if let Some(w) = &mut i.webhooks {
+                w.max_body_bytes = limit;
+            }
+        })
+    }
+
+    /// Also serves these webhook sources at `POST <mount>/webhooks/<id>`
+    /// (§1.7, §5.12), emitting through the [`webhook_client`](Self::webhook_client),
+    /// or a client from `IRONFLOW_SERVER_URL`/`IRONFLOW_API_KEY` when none
+    /// is set. Webhook requests carry the provider's signature, not Ironflow's.
+    ///
+    /// ```no_run
+    /// # use ironflow::prelude::*;
+    /// # fn demo() -> ironflow::Result<()> {
+    /// use ironflow::webhook::Webhooks;
+    ///
+    /// let serve = ironflow::serve::Serve::new(ironflow::registry()?)
+    ///     .webhooks(Webhooks::from_inventory()?)
+    ///     .signing_key_from_env();
+    /// // POST /api/ironflow (invocations) and /api/ironflow/webhooks/<id>
+    /// let app = axum::Router::new().nest("/api/ironflow", serve.into_router());
+    /// # let _ = app; Ok(()) }
+    /// ```
+    pub fn webhooks(self, webhooks: crate::webhook::Webhooks) -> Self {
+        self.update(|i| {
+            let client = i
+                .webhooks
+                .as_ref()
+                .map_or_else(crate::webhook::ClientSlot::from_env, |w| w.client.clone());
+            i.webhooks = Some(crate::webhook::Handler {
+                webhooks: Arc::new(webhooks),
+                client,
+                max_body_bytes: i.max_body_bytes,
+            });
+        })
+    }
+
+    /// The client webhook events are emitted through (default: from the
+    /// environment, built on first use).
+    pub fn webhook_client(self, client: crate::Client) -> Self {
+        self.update(|i| {
+            let slot = crate::webhook::ClientSlot::given(client);
+            match &mut i.webhooks {
+                Some(w) => w.client = slot,
+                None => {
+                    i.webhooks = Some(crate::webhook::Handler {
+                        webhooks: Arc::default(),
+                        client: slot,
+                        max_body_bytes: i.max_body_bytes,
+                    });
+                }
+            }
+        })
+    }
+
+    /// Start-up check: duplicate function or webhook ids, missing upcasters.
+    pub fn check(&self) -> Result<(), crate::function::RegistryError> {
+        self.inner.registry.check()?;
+        match &self.inner.webhooks {
+            Some(w) => w.webhooks.check(),
+            None => Ok(()),
+        }
+    }
+
+    /// Handles one webhook request to source `id` (§5.12); no Ironflow
+    /// signature is checked. Unknown ids get 404 `WEBHOOK_NOT_FOUND`.
+    pub async fn handle_webhook(
+        &self,
+        method: &Method,
+        id: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response {
+        match &self.inner.webhooks {
+            Some(w) => w.handle(method, id, headers, body).await,
+            None => error_response(
+                StatusCode::NOT_FOUND,
+                "WEBHOOK_NOT_FOUND",
+                format_args!("webhook not found: {id}"),
+            ),
+        }
+    }
+
+    /// The webhook routes' method router, for apps that mount the handler with
+    /// [`into_method_router`](Self::into_method_router): route it at
+    /// `"<mount>/webhooks/{id}"`.
+    pub fn webhook_method_router(&self) -> axum::routing::MethodRouter {
+        let handler = self
+            .inner
+            .webhooks
+            .clone()
+            .unwrap_or_else(|| crate::webhook::Handler {
+                webhooks: Arc::default(),
+                client: crate::webhook::ClientSlot::from_env(),
+                max_body_bytes: self.inner.max_body_bytes,
+            });
+        handler.method_router()
     }
 
     /// Handles one request: method, headers and raw body in, response out.
@@ -240,9 +344,13 @@ impl Serve {
         .layer(axum::extract::DefaultBodyLimit::disable())
     }
 
-    /// A router serving the handler at `/` (nest it where you like).
+    /// A router serving the handler at `/` and its webhook sources at
+    /// `/webhooks/{id}` (nest it where you like).
     pub fn into_router(self) -> axum::Router {
-        axum::Router::new().route("/", self.into_method_router())
+        let webhooks = self.webhook_method_router();
+        axum::Router::new()
+            .route("/", self.into_method_router())
+            .route("/webhooks/{id}", webhooks)
     }
 }
 

@@ -48,9 +48,10 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// Decodes the event payload into `E` and builds the context.
+    /// Decodes the event payload into `E` (upcast to `E`'s version) and
+    /// builds the context.
     pub fn into_ctx<E: EventData>(self) -> Result<Ctx<E>> {
-        let event = Envelope::<E>::from_wire(&self.event)?;
+        let event = Envelope::<E>::from_wire_current(&self.event)?;
         Ok(Ctx {
             scope: self.exec.root.clone(),
             exec: self.exec,

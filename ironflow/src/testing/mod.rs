@@ -389,6 +389,13 @@ impl TestClient {
     /// Emits an event and runs the registered function it triggers to the end.
     /// With no such function, the run fails with `FunctionNotFound`.
     pub async fn emit(&self, event: &str, data: Value) -> TestRun {
+        self.emit_version(event, 1, data).await
+    }
+
+    /// Like [`TestClient::emit`], with data of schema `version`: a function
+    /// whose event type declares a newer version receives it upcast (see
+    /// [`crate::event::Upcasters`]).
+    pub async fn emit_version(&self, event: &str, version: u32, data: Value) -> TestRun {
         let Some(function) = self.registry.triggered_by(event).next() else {
             let known: Vec<_> = self.registry.iter().map(|f| f.id()).collect();
             return self.failed_before_start(
@@ -401,7 +408,8 @@ impl TestClient {
                 ),
             );
         };
-        let envelope = event_envelope(event, data, self.fresh_id("evt"), self.clock.now());
+        let mut envelope = event_envelope(event, data, self.fresh_id("evt"), self.clock.now());
+        envelope.version = Some(version);
         self.drive(function, envelope).await
     }
 

@@ -73,3 +73,10 @@ fn main() {
     let registry = Registry::from_inventory().unwrap();
     assert_eq!(registry.get("process-order").unwrap().fingerprint(), record.fingerprint);
 }
+
+/// `OrderPlaced` is v2: start-up checks want the link from v1.
+#[ironflow::upcaster(event = "order.placed", from = 1)]
+fn order_placed_v1_to_v2(mut data: serde_json::Value) -> serde_json::Value {
+    data["priority"] = serde_json::json!(0);
+    data
+}

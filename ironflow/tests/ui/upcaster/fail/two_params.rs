@@ -1,0 +1,8 @@
+use serde_json::Value;
+
+#[ironflow::upcaster(event = "order.placed", from = 1)]
+fn v1_to_v2(data: Value, _version: u32) -> ironflow::Result<Value> {
+    Ok(data)
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use serde_json::Value;
+
+#[ironflow::upcaster(event = "order.placed", from = 0)]
+fn v1_to_v2(data: Value) -> ironflow::Result<Value> {
+    Ok(data)
+}
+
+fn main() {}

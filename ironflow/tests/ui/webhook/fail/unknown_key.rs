@@ -1,0 +1,15 @@
+use ironflow::webhook::{Webhook, WebhookEvent, WebhookRequest};
+
+struct Stripe;
+
+#[ironflow::webhook(id = "stripe", path = "/stripe")]
+impl Webhook for Stripe {
+    fn verify(&self, _request: &WebhookRequest<'_>) -> ironflow::Result<()> {
+        Ok(())
+    }
+    fn transform(&self, request: &WebhookRequest<'_>) -> ironflow::Result<WebhookEvent> {
+        Ok(WebhookEvent::new("stripe.event", request.json()?))
+    }
+}
+
+fn main() {}

@@ -1108,6 +1108,54 @@ mod push {
             "{message}"
         );
     }
+
+    #[ironflow::function(id = "announce", trigger = "announce.requested")]
+    async fn announce(ctx: Ctx) -> ironflow::Result<()> {
+        let n = ctx.run("count", || async { Ok(7) }).await?;
+        ctx.publish("announcements", json!({ "n": n })).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn step_publish_from_a_push_app_reaches_the_engines_topic_once() {
+        let (engine, base) = engine_api("push-publish", "pub-key").await;
+        let client = ironflow::Client::builder()
+            .server_url(&base)
+            .api_key("")
+            .build()
+            .unwrap();
+        let router = axum::Router::new().route(
+            "/api/ironflow",
+            Serve::new(Registry::new().register(announce))
+                .signing_key("pub-key")
+                .publisher(std::sync::Arc::new(client.clone()))
+                .into_method_router(),
+        );
+        let endpoint = format!("{}/api/ironflow", serve_on_loopback(router).await);
+        client
+            .register_push(&Registry::new().register(announce), &endpoint)
+            .await
+            .unwrap();
+        let run_id = engine
+            .emit("announce.requested", json!({}))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        let stats = client.topic_stats("announcements").await.unwrap().unwrap();
+        assert_eq!(stats.message_count, 1);
+        // The journal holds the publish step with the engine's answer.
+        let steps = engine.steps(&run_id).await.unwrap();
+        let publish = steps
+            .iter()
+            .find(|s| s.name == "publish:announcements")
+            .unwrap();
+        assert!(
+            publish.output.as_ref().unwrap()["eventId"].is_string(),
+            "{publish:?}"
+        );
+    }
 }
 
 mod worker {

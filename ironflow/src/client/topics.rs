@@ -116,6 +116,32 @@ impl<'c> IntoFuture for PublishRequest<'c> {
     }
 }
 
+/// `step.publish` through the engine this client talks to (push apps use
+/// it by default; see [`Serve`](crate::serve::Serve)). A 4xx answer is
+/// terminal: the same message would be refused again.
+impl crate::step::Publisher for Client {
+    fn publish(
+        &self,
+        topic: &str,
+        data: Value,
+        idempotency_key: &str,
+    ) -> crate::__private::BoxFuture<'static, Result<Value>> {
+        let client = self.clone();
+        let (topic, key) = (topic.to_owned(), idempotency_key.to_owned());
+        Box::pin(async move {
+            let mut request = client.publish(topic, data);
+            if !key.is_empty() {
+                request = request.idempotency_key(key);
+            }
+            let sent = request.await?;
+            Ok(serde_json::json!({
+                "eventId": sent.event_id,
+                "sequence": sent.sequence.to_string(),
+            }))
+        })
+    }
+}
+
 impl Client {
     /// Publishes `data` on `topic` (`.`-separated tokens of letters,
     /// digits, `-`, `_`). Unlike [`Client::emit`], this does not trigger

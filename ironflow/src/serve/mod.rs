@@ -47,6 +47,9 @@ struct Inner {
     allow_legacy_signatures: bool,
     clock: Arc<dyn Clock>,
     publisher: Option<Arc<dyn Publisher>>,
+    /// Without an explicit publisher: a [`crate::Client`] from the
+    /// environment, built on the first publish.
+    default_publisher: std::sync::OnceLock<Option<Arc<dyn Publisher>>>,
     environment: String,
     max_body_bytes: usize,
     webhooks: Option<crate::webhook::Handler>,
@@ -79,6 +82,7 @@ impl Serve {
                 allow_legacy_signatures: false,
                 clock: Arc::new(SystemClock),
                 publisher: None,
+                default_publisher: std::sync::OnceLock::new(),
                 environment: std::env::var("IRONFLOW_ENV")
                     .ok()
                     .filter(|e| !e.is_empty())
@@ -99,6 +103,7 @@ impl Serve {
                     allow_legacy_signatures: self.inner.allow_legacy_signatures,
                     clock: self.inner.clock.clone(),
                     publisher: self.inner.publisher.clone(),
+                    default_publisher: std::sync::OnceLock::new(),
                     environment: self.inner.environment.clone(),
                     max_body_bytes: self.inner.max_body_bytes,
                     webhooks: self.inner.webhooks.clone(),
@@ -135,7 +140,9 @@ impl Serve {
         self.update(|i| i.clock = clock)
     }
 
-    /// Publishes `step.publish` messages through `publisher`.
+    /// Publishes `step.publish` messages through `publisher` (default: a
+    /// [`crate::Client`] from `IRONFLOW_SERVER_URL` / `IRONFLOW_API_KEY`;
+    /// pass a `Client` to choose another engine).
     pub fn publisher(self, publisher: Arc<dyn Publisher>) -> Self {
         self.update(|i| i.publisher = Some(publisher))
     }
@@ -308,8 +315,18 @@ impl Serve {
             );
         };
         let mut env = ExecEnv::default().with_clock(inner.clock.clone());
-        if let Some(publisher) = &inner.publisher {
-            env = env.with_publisher(publisher.clone());
+        let publisher = inner.publisher.clone().or_else(|| {
+            inner
+                .default_publisher
+                .get_or_init(|| {
+                    crate::Client::from_env()
+                        .ok()
+                        .map(|c| Arc::new(c) as Arc<dyn Publisher>)
+                })
+                .clone()
+        });
+        if let Some(publisher) = publisher {
+            env = env.with_publisher(publisher);
         }
         let response = execute(function.record(), invocation, &env).await;
         let mut response = axum::Json(response).into_response();

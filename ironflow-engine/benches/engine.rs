@@ -2,18 +2,22 @@
 //!
 //! Prints a Markdown table (and writes it to `target/bench-engine.md`) of, for
 //! strict and batched durability: p50/p99 of a 3-step run end to end
-//! in-process (emit → completed), 3-step runs/s and steps/s at 32 concurrent
-//! runs, per-step cost of a sequential 100-step run, replay time of a
-//! 100-step run, fsyncs (group commits) per step, engine RSS; and the
-//! fdatasync floor of the same disk, measured in the same run.
+//! (emit → completed) in-process and over HTTP (the SDK's pull `Worker` and a
+//! push `Serve` app on loopback, emitted with `emit_sync`), 3-step runs/s at
+//! 32 concurrent clients (in-process and over HTTP), durable steps/s with 32
+//! concurrent 100-step runs, per-step cost of a sequential 100-step run,
+//! replay time of a 100-step run, fsyncs (group commits) per step, engine
+//! RSS; and the fdatasync floor of the same disk, measured in the same run.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ironflow::prelude::*;
 use ironflow::protocol::{EventEnvelope, Invocation, JournalEntry, JournalStatus};
+use ironflow::client::RunStatus as ClientStatus;
+use ironflow::serve::Serve;
 use ironflow::step::{ExecEnv, execute};
-use ironflow_engine::{Durability, Engine, EngineConfig, RunStatus};
+use ironflow_engine::{Durability, Engine, EngineConfig, RunStatus, api};
 use serde_json::{Value, json};
 
 #[ironflow::function(id = "three", trigger = "bench.three")]
@@ -92,8 +96,124 @@ struct Figures {
     p99_ms: f64,
     runs_per_s: f64,
     steps_per_s: f64,
+    hundred_steps_per_s: f64,
     per_step_ms: f64,
     fsyncs_per_step: f64,
+}
+
+/// How the HTTP benchmark's function is reached.
+#[derive(Clone, Copy)]
+enum Http {
+    /// The SDK's pull worker, long-polling the engine.
+    Pull,
+    /// A push app: the engine POSTs each invocation.
+    Push,
+}
+
+struct HttpFigures {
+    p50_ms: f64,
+    p99_ms: f64,
+    runs_per_s: f64,
+}
+
+async fn serve_on_loopback(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+/// 3-step runs over HTTP: emitted with `emit_sync` (Connect `TriggerSync`),
+/// executed by a pull worker or a push app in this process.
+async fn measure_http(durability: Durability, mode: Http, tag: &str) -> HttpFigures {
+    let dir = temp_dir(tag);
+    let config = EngineConfig {
+        db_path: dir.join("ironflow.db"),
+        durability,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(Registry::new(), config).await.unwrap();
+    let base = serve_on_loopback(api::router(engine.clone(), api::DEFAULT_MAX_BODY_BYTES)).await;
+    let client = ironflow::Client::builder()
+        .server_url(&base)
+        .api_key("")
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let registry = Registry::new().register(three);
+    let worker = match mode {
+        Http::Push => {
+            let app = axum::Router::new().route(
+                "/api/ironflow",
+                Serve::new(registry.clone()).into_method_router(),
+            );
+            let endpoint = format!("{}/api/ironflow", serve_on_loopback(app).await);
+            client.register_push(&registry, &endpoint).await.unwrap();
+            None
+        }
+        Http::Pull => {
+            let worker = ironflow::Worker::new(registry)
+                .server_url(&base)
+                .max_concurrent_jobs(64)
+                .poll_wait(Duration::from_secs(5));
+            let handle = worker.handle();
+            tokio::spawn(worker.run());
+            // Wait until the worker has registered its function.
+            while !client
+                .list_functions()
+                .await
+                .unwrap()
+                .iter()
+                .any(|f| f["id"] == "three")
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Some(handle)
+        }
+    };
+    let run_one = |client: ironflow::Client, i: u32| async move {
+        let results = client
+            .emit_sync("bench.three", json!({ "i": i }))
+            .timeout(Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].status, ClientStatus::Completed, "{results:?}");
+    };
+    let mut latencies = Vec::new();
+    for i in 0..300 {
+        let t = Instant::now();
+        run_one(client.clone(), i).await;
+        if i >= 20 {
+            latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let total = 3_200u32;
+    let t = Instant::now();
+    let clients: Vec<_> = (0..32)
+        .map(|c| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for i in 0..total / 32 {
+                    run_one(client.clone(), c * 10_000 + i).await;
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    if let Some(handle) = worker {
+        handle.stop();
+    }
+    engine.shutdown();
+    HttpFigures {
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        runs_per_s: total as f64 / elapsed,
+    }
 }
 
 async fn measure(durability: Durability, tag: &str) -> Figures {
@@ -156,6 +276,24 @@ async fn measure(durability: Durability, tag: &str) -> Figures {
     let elapsed = t.elapsed().as_secs_f64();
     let commits = engine.store().commits() - commits_before;
 
+    // 32 concurrent 100-step runs: durable steps per second.
+    let t = Instant::now();
+    let mut hundreds = Vec::new();
+    for i in 0..32 {
+        let run = engine
+            .emit("bench.hundred", json!({ "i": i }))
+            .await
+            .unwrap()
+            .run_ids
+            .remove(0);
+        hundreds.push(run);
+    }
+    for run in &hundreds {
+        let done = engine.wait_for_run(run, wait).await.unwrap();
+        assert_eq!(done.status, RunStatus::Completed);
+    }
+    let hundred_steps_per_s = (32 * 100) as f64 / t.elapsed().as_secs_f64();
+
     // Sequential 100-step run.
     let t = Instant::now();
     let run = engine
@@ -172,6 +310,7 @@ async fn measure(durability: Durability, tag: &str) -> Figures {
         p99_ms: percentile(&latencies, 0.99),
         runs_per_s: total as f64 / elapsed,
         steps_per_s: (total * 3) as f64 / elapsed,
+        hundred_steps_per_s,
         per_step_ms,
         fsyncs_per_step: commits as f64 / (total * 3) as f64,
     }
@@ -233,6 +372,10 @@ async fn main() {
     let floor = fdatasync_floor(&temp_dir("floor"));
     let strict = measure(Durability::Strict, "strict").await;
     let batched = measure(Durability::Batched, "batched").await;
+    let pull_strict = measure_http(Durability::Strict, Http::Pull, "pull-strict").await;
+    let pull_batched = measure_http(Durability::Batched, Http::Pull, "pull-batched").await;
+    let push_strict = measure_http(Durability::Strict, Http::Push, "push-strict").await;
+    let push_batched = measure_http(Durability::Batched, Http::Push, "push-batched").await;
     let replay = replay_100().await;
     let (_, peak_rss) = rss_mib();
     let cores = std::thread::available_parallelism()
@@ -270,6 +413,35 @@ async fn main() {
         batched.steps_per_s,
         "steps/s",
     );
+    out += &row(
+        "durable steps/s, 32 concurrent 100-step runs, in-process",
+        strict.hundred_steps_per_s,
+        batched.hundred_steps_per_s,
+        "steps/s",
+    );
+    for (name, s, b) in [
+        ("pull worker", &pull_strict, &pull_batched),
+        ("push app", &push_strict, &push_batched),
+    ] {
+        out += &row(
+            &format!("3-step run end to end over HTTP ({name}), p50"),
+            s.p50_ms,
+            b.p50_ms,
+            "ms",
+        );
+        out += &row(
+            &format!("3-step run end to end over HTTP ({name}), p99"),
+            s.p99_ms,
+            b.p99_ms,
+            "ms",
+        );
+        out += &row(
+            &format!("3-step runs/s, 32 concurrent, over HTTP ({name})"),
+            s.runs_per_s,
+            b.runs_per_s,
+            "runs/s",
+        );
+    }
     out += &row(
         "per step, sequential 100-step run",
         strict.per_step_ms,

@@ -179,6 +179,25 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteOp>, commits: Arc<Atomi
             }
             continue;
         }
+        // A group of one needs no savepoint: a failing op rolls back the
+        // whole transaction (and is answered with its own error).
+        if group.len() == 1 {
+            let op = group.pop().expect("one op");
+            let (ok, reply) = op(&conn);
+            if ok {
+                let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+                if committed.is_err() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                } else {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                }
+                reply(committed);
+            } else {
+                let _ = conn.execute_batch("ROLLBACK");
+                reply(Ok(()));
+            }
+            continue;
+        }
         for op in group {
             let saved = conn.execute_batch("SAVEPOINT op");
             let (ok, reply) = op(&conn);

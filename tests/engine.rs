@@ -1207,6 +1207,16 @@ mod worker {
             run.fingerprint.as_deref(),
             Some(format!("{:016x}", everything().fingerprint()).as_str())
         );
+        // The client lists the connected worker and its functions.
+        let client = ironflow::Client::builder()
+            .server_url(&base)
+            .api_key("")
+            .build()
+            .unwrap();
+        let workers = client.list_workers().await.unwrap();
+        assert_eq!(workers.len(), 1, "{workers:?}");
+        let functions = workers[0]["function_ids"].as_array().unwrap();
+        assert!(functions.contains(&json!("everything")), "{workers:?}");
 
         handle.drain().await;
         running.await.unwrap().unwrap();

@@ -1433,6 +1433,142 @@ mod recorded {
         // The invoker's yield started its child.
         assert!(engine.runs(Some("child-fn"), 10).await.unwrap().len() == 1);
     }
+
+    /// The recordings of the edge cases (07, 08, 10–13) were answered by a
+    /// stub; here the engine itself answers the same requests as recorded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_engine_answers_the_recorded_edge_cases_as_recorded() {
+        let engine = engine("recorded-edges", Registry::new()).await;
+        let base = serve_on_loopback(ironflow_engine::api::router(engine.clone(), 4 << 20)).await;
+        let http = reqwest::Client::new();
+        let send = |method: &str, path: &str, body: Option<Value>| {
+            let mut req = http.request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{base}{path}"),
+            );
+            if let Some(body) = body {
+                req = req.json(&body);
+            }
+            async move {
+                let response = req.send().await.unwrap();
+                let status = response.status().as_u16();
+                let wait = response
+                    .headers()
+                    .get("ironflow-poll-wait")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = response.json::<Value>().await.unwrap_or(Value::Null);
+                (status, body, wait)
+            }
+        };
+        let recorded = |file: &str, i: usize| fixture(file)["transcript"][i].clone();
+        let poll = "/api/v1/workers/worker-fixture-1/jobs?available=1&wait=1";
+
+        // 11: a poll from a worker the engine does not know is 404 (the
+        // recorded REST error shape); the worker registers again as recorded.
+        let (status, body, _) = send("GET", poll, None).await;
+        let entry = recorded("11-poll-404-reregister.json", 1);
+        assert_eq!(status, entry["response"]["status"].as_u64().unwrap() as u16);
+        assert!(body["error"].is_string(), "{body}");
+        for entry in fixture("11-poll-404-reregister.json")["transcript"]
+            .as_array()
+            .unwrap()
+        {
+            let request = &entry["request"];
+            if request["method"] == "POST" {
+                let path = request["path"].as_str().unwrap();
+                let (status, reply, _) = send("POST", path, Some(request["body"].clone())).await;
+                assert_eq!(
+                    status,
+                    entry["response"]["status"].as_u64().unwrap() as u16,
+                    "{path}: {reply}"
+                );
+            }
+        }
+
+        // 13: an idle poll is held, then answered 204 with Ironflow-Poll-Wait.
+        let (status, _, wait) = send("GET", poll, None).await;
+        let entry = recorded("13-idle-poll.json", 0);
+        assert_eq!(status, entry["response"]["status"].as_u64().unwrap() as u16);
+        assert!(wait.is_some(), "Ironflow-Poll-Wait on an idle poll");
+
+        // 12: heartbeats, with and without jobs, are accepted.
+        for entry in fixture("12-heartbeats.json")["transcript"]
+            .as_array()
+            .unwrap()
+        {
+            let request = &entry["request"];
+            let path = request["path"].as_str().unwrap();
+            let (status, reply, _) = send("POST", path, Some(request["body"].clone())).await;
+            assert_eq!(status, 200, "{path}: {reply}");
+        }
+
+        // A job of `three-steps` to answer with the recorded requests.
+        let emitted = engine
+            .emit("order.created", json!({ "orderId": "ord_7", "amount": 1 }))
+            .await
+            .unwrap();
+        assert!(!emitted.run_ids.is_empty());
+        let mut jobs = Vec::new();
+        while jobs.len() < emitted.run_ids.len() {
+            let (status, reply, _) = send("GET", poll, None).await;
+            assert_eq!(status, 200, "{reply}");
+            jobs.push(reply["jobs"][0].clone());
+        }
+        let job = jobs
+            .iter()
+            .find(|j| j["function_id"] == "three-steps")
+            .unwrap()
+            .clone();
+        let (job_id, run_id) = (
+            job["job_id"].as_str().unwrap(),
+            job["run_id"].as_str().unwrap(),
+        );
+
+        // 08: an ack with a fence that is not the current one is 409
+        // STALE_EXECUTION, exactly as recorded; the right fence is accepted.
+        let entry = recorded("08-job-ack-rejected.json", 1);
+        let mut stale = entry["request"]["body"].clone();
+        stale["run_id"] = json!(run_id);
+        let path = format!("/api/v1/workers/worker-fixture-1/jobs/{job_id}/ack");
+        let (status, reply, _) = send("PUT", &path, Some(stale)).await;
+        assert_eq!(status, entry["response"]["status"].as_u64().unwrap() as u16);
+        assert_eq!(reply["error"], entry["response"]["body"]["error"]);
+        let ack = json!({ "run_id": run_id, "execution_seq": job["execution_seq"], "lease_token": job["lease_token"] });
+        let (status, reply, _) = send("PUT", &path, Some(ack)).await;
+        assert_eq!(status, 200, "{reply}");
+
+        // 10: a completion with a stale fence is 409 STALE_EXECUTION and
+        // changes nothing.
+        let entry = recorded("10-job-completion-stale.json", 2);
+        let mut body = entry["request"]["body"].clone();
+        body["steps"] = json!([]);
+        let path = format!("/api/v1/workers/worker-fixture-1/jobs/{job_id}");
+        let (status, reply, _) = send("PUT", &path, Some(body)).await;
+        assert_eq!(status, entry["response"]["status"].as_u64().unwrap() as u16);
+        assert_eq!(reply["error"], entry["response"]["body"]["error"]);
+        let run = engine.run(run_id).await.unwrap().unwrap();
+        assert_eq!(
+            run.status,
+            RunStatus::Running,
+            "a stale report changes nothing"
+        );
+
+        // 07: the worker's failed report without a retry (FUNCTION_NOT_FOUND,
+        // retryable false) fails the run with that code.
+        let entry = recorded("07-job-unknown-function.json", 1);
+        let mut body = entry["request"]["body"].clone();
+        body["execution_seq"] = job["execution_seq"].clone();
+        body["lease_token"] = job["lease_token"].clone();
+        let (status, reply, _) = send("PUT", &path, Some(body)).await;
+        assert_eq!(
+            status,
+            entry["response"]["status"].as_u64().unwrap() as u16,
+            "{reply}"
+        );
+        let run = engine.wait_for_run(run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error.unwrap()["code"], "FUNCTION_NOT_FOUND");
+    }
 }
 
 #[path = "engine/webhooks.rs"]

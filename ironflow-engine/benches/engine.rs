@@ -12,9 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ironflow::client::RunStatus as ClientStatus;
 use ironflow::prelude::*;
 use ironflow::protocol::{EventEnvelope, Invocation, JournalEntry, JournalStatus};
-use ironflow::client::RunStatus as ClientStatus;
 use ironflow::serve::Serve;
 use ironflow::step::{ExecEnv, execute};
 use ironflow_engine::{Durability, Engine, EngineConfig, RunStatus, api};

@@ -12,8 +12,8 @@ pub use ::serde_json;
 pub use crate::event::{Event, EventData};
 pub use crate::event::{RegisteredUpcaster, UpcasterRecord};
 pub use crate::function::{
-    Concurrency, Function, FunctionRecord, Mode, Registered, RetryPolicy, SourceLocation, StepKind,
-    StepSite, Trigger,
+    Concurrency, Durability, Function, FunctionRecord, Mode, Registered, RetryPolicy,
+    SourceLocation, StepKind, StepSite, Trigger,
 };
 pub use crate::step::{Ctx, Invocation};
 pub use crate::webhook::{RegisteredWebhook, Webhook, WebhookEvent, WebhookRecord, WebhookRequest};

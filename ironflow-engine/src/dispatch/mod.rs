@@ -130,6 +130,12 @@ pub(crate) async fn in_process(
         .filter_map(|name| std::env::var(name).ok().map(|v| ((*name).to_owned(), v)))
         .collect();
     let invocation = invocation(job, secrets);
+    // The function's own choice wins over the engine's default.
+    let durability = match function.record().durability {
+        Some(ironflow::function::Durability::Strict) => Durability::Strict,
+        Some(ironflow::function::Durability::Batched) => Durability::Batched,
+        None => durability,
+    };
     let mut env = ExecEnv::default().with_publisher(Arc::new(publisher::StorePublisher {
         store: store.clone(),
         env: job.run.env.clone(),

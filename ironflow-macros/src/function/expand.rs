@@ -221,6 +221,11 @@ fn record(spec: &Spec, ident: &syn::Ident, parts: &Parts) -> TokenStream {
     let secrets = &spec.secrets;
     let recording = spec.recording;
     let recording_retention = opt_str(spec.recording_retention.as_deref());
+    let durability = match spec.batched {
+        Some(true) => quote!(::core::option::Option::Some(#k::__private::Durability::Batched)),
+        Some(false) => quote!(::core::option::Option::Some(#k::__private::Durability::Strict)),
+        None => quote!(::core::option::Option::None),
+    };
     let fingerprint = syn::LitInt::new(
         &format!("0x{:016x}_u64", parts.fingerprint),
         Span::call_site(),
@@ -260,6 +265,7 @@ fn record(spec: &Spec, ident: &syn::Ident, parts: &Parts) -> TokenStream {
             secrets: &[#(#secrets),*],
             recording: #recording,
             recording_retention: #recording_retention,
+            durability: #durability,
             event_name: #event_name,
             event_version: #event_version,
             schema: #schema,

@@ -24,6 +24,7 @@ pub(crate) const KEYS: &[&str] = &[
     "secrets",
     "recording",
     "recording_retention",
+    "durability",
     "crate",
 ];
 const TRIGGER_KEYS: &[&str] = &["event", "expression", "cron"];
@@ -52,6 +53,7 @@ pub(crate) struct Args {
     pub(crate) secrets: Option<Vec<LitStr>>,
     pub(crate) recording: Option<LitBool>,
     pub(crate) recording_retention: Option<LitStr>,
+    pub(crate) durability: Option<LitStr>,
     pub(crate) krate: Option<LitStr>,
 }
 
@@ -126,6 +128,7 @@ pub(crate) fn args(tokens: TokenStream, errs: &mut Errors) -> Args {
             "recording_retention" => {
                 out.recording_retention = errs.ok(arg.string("recording_retention = \"30d\""));
             }
+            "durability" => out.durability = errs.ok(arg.string("durability = \"batched\"")),
             "crate" => out.krate = errs.ok(arg.string("crate = \"::ironflow\"")),
             _ => unreachable!("every key of KEYS is handled"),
         }
@@ -369,7 +372,7 @@ mod tests {
             errs,
             [
                 "`id` expects a string literal, e.g. `id = \"process-order\"`",
-                "unknown `function` argument `retries`; expected one of `id`, `name`, `trigger`, `triggers(..)`, `retry(..)`, `timeout`, `step_timeout`, `concurrency(..)`, `mode`, `actor_key`, `secrets`, `recording`, `recording_retention`, `crate`",
+                "unknown `function` argument `retries`; expected one of `id`, `name`, `trigger`, `triggers(..)`, `retry(..)`, `timeout`, `step_timeout`, `concurrency(..)`, `mode`, `actor_key`, `secrets`, `recording`, `recording_retention`, `durability`, `crate`",
                 "`timeout` specified more than once",
                 "unknown `retry` argument `delay`; expected one of `max_attempts`, `initial_delay`, `backoff_factor`, `max_delay`",
                 "unknown `trigger` argument `filter`; expected one of `event`, `expression`, `cron`",

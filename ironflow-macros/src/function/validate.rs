@@ -26,6 +26,8 @@ pub(crate) struct Spec {
     pub(crate) secrets: Vec<String>,
     pub(crate) recording: bool,
     pub(crate) recording_retention: Option<String>,
+    /// `durability = "strict" | "batched"`: `Some(true)` for batched.
+    pub(crate) batched: Option<bool>,
     /// `E` of `Ctx<E>`; `None` for a bare `Ctx` (untyped).
     pub(crate) event_ty: Option<Type>,
     pub(crate) steps: Analysis,
@@ -191,6 +193,21 @@ pub(crate) fn check(raw: Args, func: &ItemFn, errs: &mut Errors) -> Spec {
             }
         });
 
+    let batched = raw
+        .durability
+        .as_ref()
+        .and_then(|lit| match lit.value().as_str() {
+            "strict" => Some(false),
+            "batched" => Some(true),
+            other => {
+                errs.at(
+                    lit.span(),
+                    format!("invalid durability {other:?}: expected \"strict\" or \"batched\""),
+                );
+                None
+            }
+        });
+
     let actor_key = raw.actor_key.as_ref().and_then(|lit| key_path(lit, errs));
 
     let mut secrets: Vec<String> = Vec::new();
@@ -245,6 +262,7 @@ pub(crate) fn check(raw: Args, func: &ItemFn, errs: &mut Errors) -> Spec {
         secrets,
         recording,
         recording_retention,
+        batched,
         event_ty,
         steps,
     }

@@ -5,7 +5,7 @@ mod record;
 mod registry;
 
 pub use record::{
-    Concurrency, Function, FunctionRecord, IntoFunction, Mode, Registered, RetryPolicy,
+    Concurrency, Durability, Function, FunctionRecord, IntoFunction, Mode, Registered, RetryPolicy,
     SourceLocation, StepKind, StepSite, Trigger,
 };
 pub use registry::{Registry, RegistryError, registry};

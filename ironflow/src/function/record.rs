@@ -78,6 +78,20 @@ pub struct Concurrency {
     pub key: Option<&'static str>,
 }
 
+/// How eagerly the engine makes a function's step results durable
+/// (ARCHITECTURE.md Decisions 10). Only functions the engine runs in its own
+/// process have a choice: pull workers checkpoint as the protocol says, and
+/// push responses carry an invocation's steps together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Each step's result is fsynced before the next step, publish or
+    /// compensation of the run starts (the default).
+    Strict,
+    /// The steps of one invocation are committed together with its outcome:
+    /// faster, and a crash repeats the steps of the interrupted invocation.
+    Batched,
+}
+
 /// Preferred execution mode of a function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -177,6 +191,8 @@ pub struct FunctionRecord {
     pub recording: bool,
     /// Audit retention as written (`"30d"`, `"forever"`).
     pub recording_retention: Option<&'static str>,
+    /// Durability of step results; `None` = the engine's default.
+    pub durability: Option<Durability>,
     /// Declared event name of the typed event (`None` for `Ctx<Value>`).
     pub event_name: Option<&'static str>,
     /// Declared event version of the typed event (`None` for `Ctx<Value>`).

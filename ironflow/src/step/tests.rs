@@ -32,6 +32,7 @@ fn record(id: &'static str, body: Body) -> &'static FunctionRecord {
         secrets: &[],
         recording: false,
         recording_retention: None,
+        durability: None,
         event_name: None,
         event_version: None,
         schema: || None,

@@ -11,6 +11,7 @@ mod function;
 // the `#[main]` macro's module, not a binary's `main.rs`.
 #[path = "main/mod.rs"]
 mod main;
+mod projection;
 
 /// Declares a durable function. Documented on `ironflow::function`.
 #[proc_macro_attribute]
@@ -28,4 +29,10 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     main::expand(args.into(), item.into()).into()
+}
+
+/// Declares a projection. Documented on `ironflow::projection`.
+#[proc_macro_attribute]
+pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
+    projection::expand(args.into(), item.into()).into()
 }

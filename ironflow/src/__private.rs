@@ -94,8 +94,8 @@ pub fn run_main<F: Future>(main: F) -> F::Output {
 }
 
 pub use crate::projection::{
-    HandlerOutput, Projection, ProjectionEvent, ProjectionHandler, ProjectionRecord,
-    ReducerOutput, RegisteredProjection,
+    HandlerOutput, Projection, ProjectionEvent, ProjectionHandler, ProjectionRecord, ReducerOutput,
+    RegisteredProjection,
 };
 
 fn state_error(what: &str, e: serde_json::Error) -> crate::Error {
@@ -103,7 +103,9 @@ fn state_error(what: &str, e: serde_json::Error) -> crate::Error {
 }
 
 /// The initial state of a managed projection, as JSON.
-pub fn projection_initial<S: serde::Serialize>(initial: fn() -> S) -> crate::Result<serde_json::Value> {
+pub fn projection_initial<S: serde::Serialize>(
+    initial: fn() -> S,
+) -> crate::Result<serde_json::Value> {
     serde_json::to_value(initial()).map_err(|e| state_error("does not serialize", e))
 }
 
@@ -152,7 +154,10 @@ where
 }
 
 /// Adapts a synchronous external handler `fn(&ProjectionEvent) -> R`.
-pub fn handle_sync<'a, R, F>(event: &'a ProjectionEvent, handler: F) -> BoxFuture<'a, crate::Result<()>>
+pub fn handle_sync<'a, R, F>(
+    event: &'a ProjectionEvent,
+    handler: F,
+) -> BoxFuture<'a, crate::Result<()>>
 where
     R: HandlerOutput,
     F: FnOnce(&'a ProjectionEvent) -> R,

@@ -12,7 +12,17 @@ use super::validate::{Kind, Spec};
 
 /// Attributes that belong on the handle fn; the rest stay on the user's fn.
 fn is_outer_attr(attr: &Attribute) -> bool {
-    const OUTER: &[&str] = &["doc", "cfg", "cfg_attr", "deprecated", "allow", "warn", "deny", "forbid", "expect"];
+    const OUTER: &[&str] = &[
+        "doc",
+        "cfg",
+        "cfg_attr",
+        "deprecated",
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+    ];
     OUTER.iter().any(|name| attr.path().is_ident(name))
 }
 
@@ -65,7 +75,9 @@ pub(crate) fn item(spec: &Spec, func: ItemFn) -> TokenStream {
             // not serde, or not `Default`, is reported there.
             let initial = match initial {
                 Some(path) => quote_spanned!(path.span()=> #path),
-                None => quote_spanned!(state.span()=> <#state as ::core::default::Default>::default),
+                None => {
+                    quote_spanned!(state.span()=> <#state as ::core::default::Default>::default)
+                }
             };
             let init = quote_spanned! {state.span()=>
                 #k::__private::projection_initial::<#state>(#initial)

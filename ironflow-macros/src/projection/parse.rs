@@ -69,7 +69,9 @@ pub(crate) fn args(tokens: TokenStream, errs: &mut Errors) -> Args {
             }
             "initial" => {
                 out.initial = match &arg.value {
-                    ArgValue::Value(syn::Expr::Path(p)) if p.qself.is_none() => Some(p.path.clone()),
+                    ArgValue::Value(syn::Expr::Path(p)) if p.qself.is_none() => {
+                        Some(p.path.clone())
+                    }
                     _ => {
                         errs.at(
                             arg.key.span(),

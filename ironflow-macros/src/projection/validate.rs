@@ -18,7 +18,10 @@ const SHAPES: &str = "a projection is either a managed reducer `fn(state: S, eve
 
 pub(crate) enum Kind {
     /// `fn(S, &ProjectionEvent) -> R`: the state type and the initial-state fn.
-    Managed { state: Box<Type>, initial: Option<Path> },
+    Managed {
+        state: Box<Type>,
+        initial: Option<Path>,
+    },
     /// `fn(&ProjectionEvent) -> R`.
     External,
 }
@@ -35,11 +38,21 @@ pub(crate) struct Spec {
     pub(crate) is_async: bool,
 }
 
-fn ranged(value: Option<(i128, Span)>, key: &str, lo: i128, hi: i128, default: u32, errs: &mut Errors) -> u32 {
+fn ranged(
+    value: Option<(i128, Span)>,
+    key: &str,
+    lo: i128,
+    hi: i128,
+    default: u32,
+    errs: &mut Errors,
+) -> u32 {
     match value {
         None => default,
         Some((v, span)) if v < lo || v > hi => {
-            errs.at(span, format!("`{key}` must be between {lo} and {hi}, got {v}"));
+            errs.at(
+                span,
+                format!("`{key}` must be between {lo} and {hi}, got {v}"),
+            );
             default
         }
         Some((v, _)) => v as u32,
@@ -49,7 +62,9 @@ fn ranged(value: Option<(i128, Span)>, key: &str, lo: i128, hi: i128, default: u
 pub(crate) fn check(raw: Args, func: &ItemFn, errs: &mut Errors) -> Spec {
     let ident_span = func.sig.ident.span();
     let krate = match &raw.krate {
-        Some(lit) => errs.ok(krate::parse(lit)).unwrap_or_else(krate::default_path),
+        Some(lit) => errs
+            .ok(krate::parse(lit))
+            .unwrap_or_else(krate::default_path),
         None => krate::default_path(),
     };
     let name = match &raw.name {
@@ -121,7 +136,10 @@ pub(crate) fn check(raw: Args, func: &ItemFn, errs: &mut Errors) -> Spec {
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(r) => errs.at(r.span(), format!("a projection cannot take `self`; {SHAPES}")),
+            FnArg::Receiver(r) => errs.at(
+                r.span(),
+                format!("a projection cannot take `self`; {SHAPES}"),
+            ),
             FnArg::Typed(t) => params.push(t),
         }
     }
@@ -134,12 +152,21 @@ pub(crate) fn check(raw: Args, func: &ItemFn, errs: &mut Errors) -> Spec {
         [state, event] => {
             reference(&event.ty, errs);
             if let Type::Reference(r) = &*state.ty {
-                errs.at(r.span(), "the state parameter takes the state by value, e.g. `state: OrderStats`");
+                errs.at(
+                    r.span(),
+                    "the state parameter takes the state by value, e.g. `state: OrderStats`",
+                );
             }
             if matches!(sig.output, ReturnType::Default) {
-                errs.at(ident_span, "a managed projection returns the new state, e.g. `-> OrderStats`");
+                errs.at(
+                    ident_span,
+                    "a managed projection returns the new state, e.g. `-> OrderStats`",
+                );
             }
-            Kind::Managed { state: state.ty.clone(), initial: raw.initial.clone() }
+            Kind::Managed {
+                state: state.ty.clone(),
+                initial: raw.initial.clone(),
+            }
         }
         [event] => {
             reference(&event.ty, errs);

@@ -141,7 +141,9 @@ impl ProjectionEvent {
 pub(crate) fn seq<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
     use serde::de::Error as _;
     match Value::deserialize(d)? {
-        Value::Number(n) => n.as_i64().ok_or_else(|| D::Error::custom("seq is not an i64")),
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| D::Error::custom("seq is not an i64")),
         Value::String(s) if s.is_empty() => Ok(0),
         Value::String(s) => s.parse().map_err(D::Error::custom),
         Value::Null => Ok(0),
@@ -279,9 +281,7 @@ impl Projection {
         let Some(path) = self.0.partition_key else {
             return GLOBAL_PARTITION.to_owned();
         };
-        let found = path
-            .split('.')
-            .try_fold(&event.data, |v, key| v.get(key));
+        let found = path.split('.').try_fold(&event.data, |v, key| v.get(key));
         match found {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),

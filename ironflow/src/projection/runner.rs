@@ -104,7 +104,11 @@ async fn session(transport: &Transport, projection: Projection) -> Stop {
         Err(e) if e.is_rejection() && !e.is_not_found() => return Stop::Fatal(e.into_error()),
         Err(e) => return e.into(),
     }
-    tracing::info!(projection = record.name, mode = projection.mode().as_str(), "projection registered");
+    tracing::info!(
+        projection = record.name,
+        mode = projection.mode().as_str(),
+        "projection registered"
+    );
     let mut runner = Runner {
         transport,
         projection,
@@ -128,7 +132,12 @@ async fn session(transport: &Transport, projection: Projection) -> Stop {
         };
         let reply: PollReply = match serde_json::from_value(reply) {
             Ok(r) => r,
-            Err(e) => return Stop::Retry(Error::new(crate::ErrorKind::Transport, format!("malformed poll reply: {e}"))),
+            Err(e) => {
+                return Stop::Retry(Error::new(
+                    crate::ErrorKind::Transport,
+                    format!("malformed poll reply: {e}"),
+                ));
+            }
         };
         if runner.generation != Some(reply.generation) {
             runner.cache.clear();

@@ -250,9 +250,14 @@ impl Transport {
         hold: Duration,
     ) -> Result<Value, HttpError> {
         let path = format!("/ironflow.v1.ProjectionService/{method}");
-        self.call(Method::POST, &path, Some(json(body)), hold + REQUEST_TIMEOUT)
-            .await
-            .map(|(_, _, reply)| reply)
+        self.call(
+            Method::POST,
+            &path,
+            Some(json(body)),
+            hold + REQUEST_TIMEOUT,
+        )
+        .await
+        .map(|(_, _, reply)| reply)
     }
 
     /// `PubSubService/Publish` (§5.8); the reply is the step's output.

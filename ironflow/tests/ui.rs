@@ -22,3 +22,10 @@ fn main() {
     t.pass("tests/ui/main/pass/*.rs");
     t.compile_fail("tests/ui/main/fail/*.rs");
 }
+
+#[test]
+fn projection() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/projection/pass/*.rs");
+    t.compile_fail("tests/ui/projection/fail/*.rs");
+}

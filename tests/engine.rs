@@ -1223,6 +1223,9 @@ mod worker {
     }
 }
 
+#[path = "engine/projections.rs"]
+mod projections;
+
 mod recorded {
     //! The official Python worker's recorded traffic (`shared/spec/fixtures/pull/`)
     //! replayed against the engine: its registrations, heartbeats and job

@@ -13,6 +13,7 @@ mod function;
 mod main;
 mod upcaster;
 mod webhook;
+mod projection;
 
 /// Declares a durable function. Documented on `ironflow::function`.
 #[proc_macro_attribute]
@@ -42,4 +43,10 @@ pub fn webhook(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn upcaster(args: TokenStream, item: TokenStream) -> TokenStream {
     upcaster::expand(args.into(), item.into()).into()
+}
+
+/// Declares a projection. Documented on `ironflow::projection`.
+#[proc_macro_attribute]
+pub fn projection(args: TokenStream, item: TokenStream) -> TokenStream {
+    projection::expand(args.into(), item.into()).into()
 }

@@ -111,3 +111,89 @@ pub fn upcast_output<Out: serde::Serialize>(output: Out) -> crate::Result<serde_
         crate::Error::terminal(format!("the upcaster's output does not serialize: {e}"))
     })
 }
+
+pub use crate::projection::{
+    HandlerOutput, Projection, ProjectionEvent, ProjectionHandler, ProjectionRecord, ReducerOutput,
+    RegisteredProjection,
+};
+
+fn state_error(what: &str, e: serde_json::Error) -> crate::Error {
+    crate::Error::terminal(format!("projection state {what}: {e}")).with_code("SERIALIZATION_ERROR")
+}
+
+/// The initial state of a managed projection, as JSON.
+pub fn projection_initial<S: serde::Serialize>(
+    initial: fn() -> S,
+) -> crate::Result<serde_json::Value> {
+    serde_json::to_value(initial()).map_err(|e| state_error("does not serialize", e))
+}
+
+fn decode<S: serde::de::DeserializeOwned>(state: serde_json::Value) -> crate::Result<S> {
+    serde_json::from_value(state).map_err(|e| state_error("does not deserialize", e))
+}
+
+fn encode<S: serde::Serialize>(state: S) -> crate::Result<serde_json::Value> {
+    serde_json::to_value(state).map_err(|e| state_error("does not serialize", e))
+}
+
+/// Adapts a synchronous reducer `fn(S, &ProjectionEvent) -> R`.
+pub fn reduce_sync<'a, S, R, F>(
+    state: serde_json::Value,
+    event: &'a ProjectionEvent,
+    reducer: F,
+) -> BoxFuture<'a, crate::Result<serde_json::Value>>
+where
+    S: serde::Serialize + serde::de::DeserializeOwned,
+    R: ReducerOutput<S>,
+    F: FnOnce(S, &'a ProjectionEvent) -> R,
+{
+    let out = decode::<S>(state).and_then(|s| reducer(s, event).into_state().and_then(encode));
+    Box::pin(std::future::ready(out))
+}
+
+/// Adapts an `async` reducer `async fn(S, &ProjectionEvent) -> R`.
+pub fn reduce_async<'a, S, R, Fut, F>(
+    state: serde_json::Value,
+    event: &'a ProjectionEvent,
+    reducer: F,
+) -> BoxFuture<'a, crate::Result<serde_json::Value>>
+where
+    S: serde::Serialize + serde::de::DeserializeOwned,
+    R: ReducerOutput<S>,
+    Fut: Future<Output = R> + Send + 'a,
+    F: FnOnce(S, &'a ProjectionEvent) -> Fut,
+{
+    match decode::<S>(state) {
+        Ok(s) => {
+            let fut = reducer(s, event);
+            Box::pin(async move { fut.await.into_state().and_then(encode) })
+        }
+        Err(e) => Box::pin(std::future::ready(Err(e))),
+    }
+}
+
+/// Adapts a synchronous external handler `fn(&ProjectionEvent) -> R`.
+pub fn handle_sync<'a, R, F>(
+    event: &'a ProjectionEvent,
+    handler: F,
+) -> BoxFuture<'a, crate::Result<()>>
+where
+    R: HandlerOutput,
+    F: FnOnce(&'a ProjectionEvent) -> R,
+{
+    Box::pin(std::future::ready(handler(event).into_result()))
+}
+
+/// Adapts an `async` external handler `async fn(&ProjectionEvent) -> R`.
+pub fn handle_async<'a, R, Fut, F>(
+    event: &'a ProjectionEvent,
+    handler: F,
+) -> BoxFuture<'a, crate::Result<()>>
+where
+    R: HandlerOutput,
+    Fut: Future<Output = R> + Send + 'a,
+    F: FnOnce(&'a ProjectionEvent) -> Fut,
+{
+    let fut = handler(event);
+    Box::pin(async move { fut.await.into_result() })
+}

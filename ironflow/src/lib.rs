@@ -47,6 +47,7 @@ pub mod client;
 pub mod error;
 pub mod event;
 pub mod function;
+pub mod projection;
 pub mod protocol;
 pub mod runtime;
 pub mod serve;
@@ -62,6 +63,7 @@ pub use client::Client;
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use event::{Envelope, Event, EventData};
 pub use function::{Function, IntoFunction, Registry, registry};
+pub use projection::{Projection, ProjectionEvent};
 pub use step::{Ctx, WaitForEvent};
 pub use worker::Worker;
 
@@ -80,12 +82,16 @@ pub use ironflow_macros::webhook;
 #[doc = include_str!("../docs/upcaster.md")]
 pub use ironflow_macros::upcaster;
 
+#[doc = include_str!("../docs/projection.md")]
+pub use ironflow_macros::projection;
+
 /// The names most functions need: `use ironflow::prelude::*;`.
 pub mod prelude {
     pub use crate::Event;
     pub use crate::error::{Error, ErrorKind, Result, ResultExt};
     pub use crate::event::Envelope;
     pub use crate::function::Registry;
+    pub use crate::projection::ProjectionEvent;
     pub use crate::step::{Ctx, WaitForEvent};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

@@ -36,3 +36,10 @@ fn upcaster() {
     t.pass("tests/ui/upcaster/pass/*.rs");
     t.compile_fail("tests/ui/upcaster/fail/*.rs");
 }
+
+#[test]
+fn projection() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/projection/pass/*.rs");
+    t.compile_fail("tests/ui/projection/fail/*.rs");
+}

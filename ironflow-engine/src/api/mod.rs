@@ -23,6 +23,7 @@ mod auth;
 mod caller;
 mod config;
 mod kv;
+mod projections;
 mod pull;
 mod streams;
 mod topics;
@@ -288,6 +289,7 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
         .merge(topics::routes())
         .merge(kv::routes())
         .merge(config::routes())
+        .merge(projections::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -15,6 +15,7 @@ mod auth;
 pub mod config;
 pub mod kv;
 mod manage;
+pub mod projections;
 mod schema;
 mod sqlite;
 pub mod streams;
@@ -25,6 +26,7 @@ pub use manage::{ManageError, Restart};
 
 pub use config::{ConfigEntry, ConfigError, ConfigStore};
 pub use kv::{KvError, KvStore};
+pub use projections::{ProjectionError, ProjectionStore};
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;
 pub use streams::StreamStore;

@@ -246,6 +246,46 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (env, name)
     );
     "#,
+    // 9: projections per environment (definition, durable cursor, status,
+    // last error) and the state of managed ones per partition. `cursor` is
+    // the `events.seq` of the last event applied; `generation` grows on
+    // every rebuild so a runner can tell its cached state is stale.
+    r#"
+    CREATE TABLE projections (
+        env TEXT NOT NULL,
+        name TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        events TEXT NOT NULL,
+        partition_key TEXT NOT NULL DEFAULT '',
+        version INTEGER NOT NULL DEFAULT 1,
+        status TEXT NOT NULL DEFAULT 'active',
+        cursor INTEGER NOT NULL DEFAULT 0,
+        last_event_id TEXT,
+        last_event_time TEXT,
+        generation INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        error_event_id TEXT,
+        error_seq INTEGER,
+        rebuild_target_seq INTEGER,
+        rebuild_started_ms INTEGER,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, name)
+    );
+    CREATE TABLE projection_states (
+        env TEXT NOT NULL,
+        name TEXT NOT NULL,
+        partition TEXT NOT NULL,
+        state TEXT NOT NULL,
+        last_event_id TEXT,
+        last_event_seq INTEGER NOT NULL,
+        last_event_time TEXT,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, name, partition),
+        FOREIGN KEY (env, name) REFERENCES projections(env, name) ON DELETE CASCADE
+    );
+    CREATE INDEX events_env_name ON events(env, name, seq);
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -42,6 +42,7 @@ use crate::error::{Error, ErrorKind, Result};
 mod auth;
 mod config;
 mod kv;
+mod projections;
 mod runs;
 mod streams;
 mod topics;
@@ -52,6 +53,7 @@ pub use auth::{
 };
 pub use config::{ConfigEntry, ConfigSummary, Configs};
 pub use kv::{Bucket, BucketConfig, BucketInfo, Entry, Kv, Operation};
+pub use projections::{ProjectionState, ProjectionStatus, Projections, RebuildJob};
 pub use runs::{
     EmitRequest, EmitSyncRequest, Emitted, ListRuns, Run, RunError, RunPage, RunStatus, Step,
     SyncResult,

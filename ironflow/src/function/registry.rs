@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::record::{Function, IntoFunction, Registered};
+use crate::projection::{IntoProjection, Projection};
 
 /// Functions by id. Built from every `#[ironflow::function]` linked into the
 /// binary ([`Registry::from_inventory`], [`registry`]) or explicitly
@@ -25,6 +26,8 @@ pub struct Registry {
     functions: Vec<Function>,
     by_id: HashMap<&'static str, usize>,
     duplicates: Vec<(Function, Function)>,
+    projections: Vec<Projection>,
+    duplicate_projections: Vec<(Projection, Projection)>,
 }
 
 /// Why a registry cannot be used: ids registered more than once.
@@ -64,6 +67,9 @@ impl Registry {
         for f in all {
             registry = registry.register(f);
         }
+        for p in crate::projection::from_inventory() {
+            registry = registry.register_projection(p);
+        }
         registry.check()?;
         Ok(registry)
     }
@@ -81,10 +87,44 @@ impl Registry {
         self
     }
 
-    /// Errors if an id was registered twice, naming both places, or if an
-    /// event type of version > 1 that a function takes lacks an upcaster
-    /// link (`order.placed: no upcaster from v2 to v3`), or an upcaster is
-    /// registered twice (see [`crate::event::Upcasters`]).
+    /// Adds a projection: the name of a `#[ironflow::projection]`, or a
+    /// [`Projection`]. Pull workers run the registered projections.
+    ///
+    /// ```
+    /// use ironflow::prelude::*;
+    ///
+    /// #[ironflow::projection(name = "seen", events = ["page.viewed"])]
+    /// fn seen(count: u64, _event: &ProjectionEvent) -> u64 {
+    ///     count + 1
+    /// }
+    ///
+    /// let registry = Registry::new().register_projection(seen);
+    /// assert_eq!(registry.projection("seen").map(|p| p.name()), Some("seen"));
+    /// ```
+    pub fn register_projection(mut self, projection: impl IntoProjection) -> Self {
+        let projection = projection.into_projection();
+        match self.projection(projection.name()) {
+            Some(first) => self.duplicate_projections.push((first, projection)),
+            None => self.projections.push(projection),
+        }
+        self
+    }
+
+    /// The projection with this name.
+    pub fn projection(&self, name: &str) -> Option<Projection> {
+        self.projections.iter().copied().find(|p| p.name() == name)
+    }
+
+    /// Every projection, in registration order.
+    pub fn projections(&self) -> impl Iterator<Item = Projection> + '_ {
+        self.projections.iter().copied()
+    }
+
+    /// Errors if an id or a projection name was registered twice, naming
+    /// both places, or if an event type of version > 1 that a function
+    /// takes lacks an upcaster link (`order.placed: no upcaster from v2 to
+    /// v3`), or an upcaster is registered twice (see
+    /// [`crate::event::Upcasters`]).
     pub fn check(&self) -> Result<(), RegistryError> {
         let mut lines: Vec<String> = self
             .duplicates
@@ -98,6 +138,14 @@ impl Registry {
                 )
             })
             .collect();
+        lines.extend(self.duplicate_projections.iter().map(|(first, second)| {
+            format!(
+                "projection \"{}\" is registered twice: {} and {}",
+                first.name(),
+                first.record().location,
+                second.record().location
+            )
+        }));
         lines.extend(crate::event::upcaster_problems(self.iter()));
         if lines.is_empty() {
             return Ok(());

@@ -74,7 +74,17 @@ fn error_response(status: StatusCode, code: &str, message: impl fmt::Display) ->
 impl Serve {
     /// Serves the functions of `registry`, without signature verification
     /// until a key is set. The environment comes from `IRONFLOW_ENV`.
+    ///
+    /// Projections are not run in push mode (§7.1): if `registry` has any,
+    /// a warning is logged; run them in a pull [`Worker`](crate::Worker).
     pub fn new(registry: Registry) -> Self {
+        let projections: Vec<&str> = registry.projections().map(|p| p.name()).collect();
+        if !projections.is_empty() {
+            tracing::warn!(
+                ?projections,
+                "projections are not supported in push mode and will not run; run them in a pull worker"
+            );
+        }
         Serve {
             inner: Arc::new(Inner {
                 registry,

@@ -195,6 +195,8 @@ pub(crate) struct Runtime {
     pub(crate) transport: Transport,
     /// The functions this worker registers and runs.
     pub(crate) functions: Registry,
+    /// The projections it runs (§7), after registering.
+    pub(crate) projections: Vec<crate::projection::Projection>,
     /// Clock and publisher for every execution.
     pub(crate) env: ExecEnv,
     pub(crate) control: Arc<Control>,
@@ -289,7 +291,16 @@ async fn session(rt: &Arc<Runtime>) -> End {
         return end;
     }
     let progressed = AtomicBool::new(false);
+    // §7.1: projection runners start after registration and restart with
+    // every session; they never end a session themselves.
+    let projections = async {
+        if !rt.projections.is_empty() {
+            crate::projection::runner::run_all(rt.transport.clone(), rt.projections.clone()).await;
+        }
+        std::future::pending::<End>().await
+    };
     tokio::select! {
+        end = projections => end,
         end = heartbeat_loop(rt, &progressed) => end,
         end = poll_loop(rt, &progressed) => end,
         () = rt.control.stopping() => End::Done,

@@ -21,7 +21,7 @@ mod checkpoint;
 mod config;
 mod job;
 mod lifecycle;
-mod transport;
+pub(crate) mod transport;
 pub(crate) mod wire;
 
 pub use config::{
@@ -248,7 +248,8 @@ impl Worker {
             .iter()
             .filter(|f| f.record().mode != Some(Mode::Push))
             .fold(Registry::new(), Registry::register);
-        if functions.is_empty() {
+        let projections: Vec<_> = self.registry.projections().collect();
+        if functions.is_empty() && projections.is_empty() {
             return config_error(
                 "the worker has no functions to run (functions with mode = \"push\" are left to serve)"
                     .to_owned(),
@@ -267,6 +268,7 @@ impl Worker {
             config,
             transport,
             functions,
+            projections,
             env,
             control: self.control,
         })

@@ -241,6 +241,25 @@ impl Transport {
             .map(drop)
     }
 
+    /// A Connect JSON call of `ProjectionService` (§7) that may be held
+    /// up to `hold` by the engine.
+    pub(crate) async fn projection_call(
+        &self,
+        method: &str,
+        body: &impl Serialize,
+        hold: Duration,
+    ) -> Result<Value, HttpError> {
+        let path = format!("/ironflow.v1.ProjectionService/{method}");
+        self.call(
+            Method::POST,
+            &path,
+            Some(json(body)),
+            hold + REQUEST_TIMEOUT,
+        )
+        .await
+        .map(|(_, _, reply)| reply)
+    }
+
     /// `PubSubService/Publish` (§5.8); the reply is the step's output.
     async fn publish(&self, topic: &str, data: Value, key: &str) -> Result<Value, HttpError> {
         #[derive(Serialize)]

@@ -11,9 +11,9 @@ mod function;
 // the `#[main]` macro's module, not a binary's `main.rs`.
 #[path = "main/mod.rs"]
 mod main;
+mod projection;
 mod upcaster;
 mod webhook;
-mod projection;
 
 /// Declares a durable function. Documented on `ironflow::function`.
 #[proc_macro_attribute]

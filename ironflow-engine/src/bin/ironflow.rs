@@ -114,6 +114,30 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Lists, shows and rebuilds projections.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectionsCommand {
+    /// Lists the projections with their status and lag.
+    List,
+    /// Shows a projection's state.
+    Get {
+        /// Projection name.
+        name: String,
+        /// Partition (default `__global__`).
+        #[arg(long)]
+        partition: Option<String>,
+    },
+    /// Resets a projection to the first event; its runner recomputes it.
+    Rebuild {
+        /// Projection name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -420,6 +444,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Streams { command } => services::streams(&sdk, command).await,
         Command::Topics { command } => services::topics(&sdk, command).await,
         Command::Keys { command } => keys(&sdk, command).await,
+        Command::Projections { command } => projections(&sdk, command).await,
         Command::Functions => {
             print_json(&client.get("/api/v1/functions").await?);
             Ok(())
@@ -557,6 +582,53 @@ impl Client {
             ))
         }
     }
+}
+
+async fn projections(client: &ironflow::Client, command: ProjectionsCommand) -> Result<(), String> {
+    let projections = client.projections();
+    match command {
+        ProjectionsCommand::List => {
+            println!(
+                "{:<28} {:<9} {:<9} {:>10} {:>8}  error",
+                "projection", "mode", "status", "position", "lag"
+            );
+            for p in projections.list().await.map_err(|e| e.to_string())? {
+                println!(
+                    "{:<28} {:<9} {:<9} {:>10} {:>8}  {}",
+                    p.name,
+                    p.mode,
+                    p.status,
+                    p.last_event_seq,
+                    p.lag,
+                    p.error_message.as_deref().unwrap_or("")
+                );
+            }
+        }
+        ProjectionsCommand::Get { name, partition } => {
+            let state = projections
+                .get::<Value>(&name, partition.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(&json!({
+                "name": state.name,
+                "partition": state.partition,
+                "state": state.state,
+                "lastEventSeq": state.last_event_seq,
+                "lastEventTime": state.last_event_time,
+            }));
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            let job = projections
+                .rebuild(&name)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "rebuilding {}: job {} ({}, {} events to process)",
+                job.projection_name, job.job_id, job.status, job.total_events
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn keys(client: &ironflow::Client, command: KeysCommand) -> Result<(), String> {

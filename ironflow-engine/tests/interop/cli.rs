@@ -164,6 +164,14 @@ fn serve_requires_keys_and_the_cli_drives_every_service() {
         "{missing}"
     );
 
+    // Projections: none registered yet; an unknown one is a clear error.
+    assert!(ironflow(&server, &admin, &["projections", "list"]).contains("projection"));
+    let unknown = ironflow_fails(&server, &admin, &["projections", "get", "nope"]);
+    assert!(
+        unknown.contains("404") || unknown.contains("not found"),
+        "{unknown}"
+    );
+
     // Runs: an emit with no function creates no runs; listing works.
     let emitted = ironflow(
         &server,

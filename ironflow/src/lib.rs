@@ -46,6 +46,7 @@ pub mod protocol;
 pub mod runtime;
 pub mod serve;
 pub mod step;
+pub mod subscribe;
 pub mod testing;
 pub mod worker;
 
@@ -57,6 +58,7 @@ pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use event::{Envelope, Event, EventData};
 pub use function::{Function, IntoFunction, Registry, registry};
 pub use step::{Ctx, WaitForEvent};
+pub use subscribe::{Subscriber, Subscription};
 pub use worker::Worker;
 
 #[doc = include_str!("../docs/function.md")]

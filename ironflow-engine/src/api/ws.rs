@@ -7,7 +7,9 @@
 //! position, inclusive: what a reconnecting client sends, one past the last
 //! sequence it received), `fromTime` (RFC 3339 or ms since the epoch), and
 //! `ackTimeoutMs` (how long a manual-ack delivery may stay unacked before it
-//! is delivered again; default 30 s).
+//! is delivered again; default 30 s). The `subscription_result` of a
+//! subscription outside a group also carries `position`: the log position
+//! it starts after.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -322,7 +324,11 @@ impl Connection {
                     .start(&self.env, &pattern, start)
                     .await
                     .map_err(store_error)?;
-                // The result goes out before the first event (one queue).
+                // The result goes out before the first event (one queue). It
+                // names the start position (an extension), so a client that
+                // reconnects before any event resumes there.
+                let mut ok = ok;
+                ok["results"][0]["position"] = json!(cursor);
                 self.send(ok).await;
                 Active::Plain(self.broker.spawn_plain(
                     self.env.clone(),

@@ -24,19 +24,25 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Opens one connection, within the connection timeout.
 pub(super) async fn open(url: &str, config: &SubscriberConfig) -> Result<Socket> {
-    let mut request = url
-        .into_client_request()
-        .map_err(|e| Error::new(ErrorKind::Config, format!("bad subscription URL {url:?}: {e}")))?;
+    let mut request = url.into_client_request().map_err(|e| {
+        Error::new(
+            ErrorKind::Config,
+            format!("bad subscription URL {url:?}: {e}"),
+        )
+    })?;
     if let Some(auth) = &config.authorization {
-        let mut value = HeaderValue::from_str(auth)
-            .map_err(|_| Error::new(ErrorKind::Config, "the API key is not a valid header value"))?;
+        let mut value = HeaderValue::from_str(auth).map_err(|_| {
+            Error::new(ErrorKind::Config, "the API key is not a valid header value")
+        })?;
         value.set_sensitive(true);
         request.headers_mut().insert("authorization", value);
     }
     if let Some(env) = &config.environment
         && let Ok(value) = HeaderValue::from_str(env)
     {
-        request.headers_mut().insert("x-ironflow-environment", value);
+        request
+            .headers_mut()
+            .insert("x-ironflow-environment", value);
     }
     let connecting = tokio_tungstenite::connect_async(request);
     match tokio::time::timeout(config.connection_timeout, connecting).await {
@@ -365,7 +371,10 @@ impl Task {
             .as_str()
             .unwrap_or("the engine refused the subscription")
             .to_owned();
-        let code = result["code"].as_str().unwrap_or("ERROR").to_ascii_uppercase();
+        let code = result["code"]
+            .as_str()
+            .unwrap_or("ERROR")
+            .to_ascii_uppercase();
         let kind = match code.as_str() {
             "INVALID_ARGUMENT" => ErrorKind::Validation,
             "UNIMPLEMENTED" => ErrorKind::Config,

@@ -22,6 +22,7 @@
 //! subscription outside a group sees each message once and misses none.
 //! Consumer groups keep their position on the server.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -274,14 +275,7 @@ impl Subscriber {
         let (state_tx, state) = watch::channel(ConnectionState::Connected);
         let (states, _) = broadcast::channel(64);
         let (errors, _) = broadcast::channel(64);
-        let task = connection::Task::new(
-            url,
-            config,
-            rx,
-            state_tx,
-            states.clone(),
-            errors.clone(),
-        );
+        let task = connection::Task::new(url, config, rx, state_tx, states.clone(), errors.clone());
         tokio::spawn(task.run(first));
         Ok(Subscriber {
             inner: Arc::new(Shared {
@@ -339,13 +333,13 @@ impl Subscriber {
     /// }
     /// # }
     /// ```
-    pub fn connection_states(&self) -> impl Stream<Item = ConnectionState> + Send + 'static {
+    pub fn connection_states(&self) -> Pin<Box<dyn Stream<Item = ConnectionState> + Send>> {
         broadcast_stream(self.inner.states.subscribe())
     }
 
     /// Errors the engine reports (`error` and `subscription_error` frames)
     /// and failed reconnect attempts.
-    pub fn errors(&self) -> impl Stream<Item = Arc<Error>> + Send + 'static {
+    pub fn errors(&self) -> Pin<Box<dyn Stream<Item = Arc<Error>> + Send>> {
         broadcast_stream(self.inner.errors.subscribe())
     }
 
@@ -364,8 +358,8 @@ impl Subscriber {
 
 fn broadcast_stream<T: Clone + Send + 'static>(
     rx: broadcast::Receiver<T>,
-) -> impl Stream<Item = T> + Send + 'static {
-    futures_util::stream::unfold(rx, |mut rx| async move {
+) -> Pin<Box<dyn Stream<Item = T> + Send>> {
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
         loop {
             match rx.recv().await {
                 Ok(item) => return Some((item, rx)),
@@ -373,7 +367,7 @@ fn broadcast_stream<T: Clone + Send + 'static>(
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
-    })
+    }))
 }
 
 /// Options of one subscription; `.await` it to subscribe.
@@ -463,7 +457,13 @@ impl SubscribeBuilder {
         let id = answer
             .await
             .map_err(|_| Error::new(ErrorKind::Transport, "the subscriber is closed"))??;
-        Ok(Subscription::new(subscriber, id, pattern, rx, include_metadata))
+        Ok(Subscription::new(
+            subscriber,
+            id,
+            pattern,
+            rx,
+            include_metadata,
+        ))
     }
 }
 

@@ -143,6 +143,9 @@ struct Connection {
     broker: Arc<Broker>,
     env: String,
     out: mpsc::Sender<Outbound>,
+    /// Results and errors: never wait on the (bounded) event queue, which
+    /// only this connection's loop drains.
+    control: mpsc::UnboundedSender<String>,
     /// By subscription id, with its pattern.
     active: HashMap<String, (String, Active)>,
     /// Manual-ack deliveries sent and not yet settled, by event id.
@@ -151,16 +154,26 @@ struct Connection {
 
 async fn serve(mut socket: WebSocket, broker: Arc<Broker>, env: String) {
     let (out, mut queue) = mpsc::channel(QUEUE);
+    let (control, mut controls) = mpsc::unbounded_channel();
     let mut closed = broker.closed();
     let mut conn = Connection {
         broker,
         env,
         out,
+        control,
         active: HashMap::new(),
         acks: HashMap::new(),
     };
     loop {
+        // Control frames first: a subscription's result is queued before its
+        // task or group can queue an event, so it always goes out first.
         tokio::select! {
+            biased;
+            Some(text) = controls.recv() => {
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => conn.frame(text.as_str()).await,
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
@@ -195,7 +208,7 @@ async fn serve(mut socket: WebSocket, broker: Arc<Broker>, env: String) {
 
 impl Connection {
     async fn send(&self, frame: Value) {
-        let _ = self.out.send(Outbound::Frame(frame.to_string())).await;
+        let _ = self.control.send(frame.to_string());
     }
 
     async fn error(&self, code: &str, message: impl Into<String>) {

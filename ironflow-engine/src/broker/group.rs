@@ -382,26 +382,26 @@ impl Coordinator {
 
     async fn deliver_new(&mut self) -> StoreResult<(bool, bool)> {
         let (log, env, cursor) = (self.pattern.log, self.key.env.clone(), self.cursor);
-        let rows = self
+        let pattern = self.pattern.clone();
+        let batch = self
             .store
-            .read(move |conn| log::after(conn, log, &env, cursor, BATCH))
+            .read(move |conn| log::after(conn, log, &env, &|s| pattern.matches(s), cursor, BATCH))
             .await?;
-        let full = rows.len() == BATCH;
-        let mut cursor = self.cursor;
+        let mut cursor = batch.last;
         let mut assigned = Vec::new();
         let mut blocked = false;
-        for entry in rows {
-            if self.pattern.matches(&entry.subject) {
-                match self.pick() {
-                    Some((index, permit)) => assigned.push((index, permit, entry.clone())),
-                    None => {
-                        blocked = true;
-                        break;
-                    }
+        for entry in batch.entries {
+            match self.pick() {
+                Some((index, permit)) => assigned.push((index, permit, entry)),
+                None => {
+                    // Everything before it is handed out or not ours.
+                    cursor = entry.seq - 1;
+                    blocked = true;
+                    break;
                 }
             }
-            cursor = entry.seq;
         }
+        let full = batch.full;
         if cursor == self.cursor {
             return Ok((false, blocked));
         }

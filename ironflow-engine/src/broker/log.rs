@@ -59,23 +59,28 @@ impl Log {
     }
 
     fn entry(self, r: &Row<'_>) -> rusqlite::Result<Entry> {
-        let seq = r.get::<_, i64>(0)? as u64;
-        let created_ms: i64 = r.get(4)?;
+        self.entry_at(r, 0)
+    }
+
+    /// The entry in the columns of `r` from index `o` on.
+    fn entry_at(self, r: &Row<'_>, o: usize) -> rusqlite::Result<Entry> {
+        let seq = r.get::<_, i64>(o)? as u64;
+        let created_ms: i64 = r.get(o + 4)?;
         if self != Log::Runs {
-            let text: String = r.get(3)?;
+            let text: String = r.get(o + 3)?;
             return Ok(Entry {
                 seq,
-                id: r.get(1)?,
-                subject: r.get(2)?,
+                id: r.get(o + 1)?,
+                subject: r.get(o + 2)?,
                 data: serde_json::from_str(&text).unwrap_or(Value::String(text)),
                 created_ms,
             });
         }
-        let run_id: String = r.get(1)?;
-        let function_id: String = r.get(2)?;
-        let status: String = r.get(3)?;
-        let previous: Option<String> = r.get(5)?;
-        let attempt: i64 = r.get(6)?;
+        let run_id: String = r.get(o + 1)?;
+        let function_id: String = r.get(o + 2)?;
+        let status: String = r.get(o + 3)?;
+        let previous: Option<String> = r.get(o + 5)?;
+        let attempt: i64 = r.get(o + 6)?;
         let kind = run_event_kind(&status, previous.as_deref());
         let mut data = json!({
             "runId": run_id,
@@ -90,8 +95,8 @@ impl Log {
             text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
         };
         match status.as_str() {
-            "completed" => data["output"] = parse(r.get(7)?).unwrap_or(Value::Null),
-            "failed" | "cancelled" => data["error"] = parse(r.get(8)?).unwrap_or(Value::Null),
+            "completed" => data["output"] = parse(r.get(o + 7)?).unwrap_or(Value::Null),
+            "failed" | "cancelled" => data["error"] = parse(r.get(o + 8)?).unwrap_or(Value::Null),
             _ => {}
         }
         Ok(Entry {
@@ -125,21 +130,53 @@ fn clamp(n: u64) -> i64 {
     n.min(i64::MAX as u64) as i64
 }
 
-/// Up to `limit` entries of `env` after position `after`, oldest first.
+/// What one read after a position found.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// The entries of the environment that match, oldest first.
+    pub(crate) entries: Vec<Entry>,
+    /// The last position looked at (of any environment): the next read
+    /// starts after it.
+    pub(crate) last: u64,
+    /// Whether the read stopped at its limit (more may follow at once).
+    pub(crate) full: bool,
+}
+
+/// Up to `limit` log rows after position `after`, keeping those of `env`
+/// whose subject `matches`. Rows of every environment are scanned, so a
+/// quiet environment's position still moves past a busy one's rows.
 pub(crate) fn after(
     conn: &Connection,
     log: Log,
     env: &str,
+    matches: &dyn Fn(&str) -> bool,
     after: u64,
     limit: usize,
-) -> StoreResult<Vec<Entry>> {
+) -> StoreResult<Batch> {
     let sql = format!(
-        "{} WHERE t.env = ?1 AND t.seq > ?2 ORDER BY t.seq LIMIT ?3",
-        log.select()
+        "{} WHERE t.seq > ?1 ORDER BY t.seq LIMIT ?2",
+        log.select().replacen("SELECT ", "SELECT t.env, ", 1)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![env, clamp(after), limit as i64], |r| log.entry(r))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut rows = stmt.query(params![clamp(after), limit as i64])?;
+    let mut batch = Batch {
+        last: after,
+        ..Batch::default()
+    };
+    let mut n = 0;
+    while let Some(row) = rows.next()? {
+        n += 1;
+        batch.last = row.get::<_, i64>(1)? as u64;
+        if row.get_ref(0)?.as_str().ok() != Some(env) {
+            continue;
+        }
+        let entry = log.entry_at(row, 1)?;
+        if matches(&entry.subject) {
+            batch.entries.push(entry);
+        }
+    }
+    batch.full = n == limit;
+    Ok(batch)
 }
 
 /// Up to `limit` entries of `env` at or before position `upto`, newest first.

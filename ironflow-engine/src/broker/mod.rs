@@ -180,12 +180,14 @@ impl Broker {
         tokio::spawn(async move {
             loop {
                 committed.borrow_and_update();
-                let (log, env2) = (pattern.log, env.clone());
-                let rows = match store
-                    .read(move |conn| log::after(conn, log, &env2, cursor, BATCH))
+                let (log, env2, p) = (pattern.log, env.clone(), pattern.clone());
+                let batch = match store
+                    .read(move |conn| {
+                        log::after(conn, log, &env2, &|s| p.matches(s), cursor, BATCH)
+                    })
                     .await
                 {
-                    Ok(rows) => rows,
+                    Ok(batch) => batch,
                     Err(StoreError::Closed) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "reading a subscription's log failed");
@@ -193,17 +195,14 @@ impl Broker {
                         continue;
                     }
                 };
-                let full = rows.len() == BATCH;
-                for entry in rows {
-                    if pattern.matches(&entry.subject) {
-                        let frame = event_frame(&subscription_id, &entry, include_metadata);
-                        if out.send(Outbound::Frame(frame)).await.is_err() {
-                            return;
-                        }
+                for entry in batch.entries {
+                    let frame = event_frame(&subscription_id, &entry, include_metadata);
+                    if out.send(Outbound::Frame(frame)).await.is_err() {
+                        return;
                     }
-                    cursor = entry.seq;
                 }
-                if full {
+                cursor = batch.last;
+                if batch.full {
                     continue;
                 }
                 tokio::select! {

@@ -596,3 +596,48 @@ async fn keys_are_required_outside_dev_mode() {
         other => panic!("expected 401, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn long_logs_are_read_in_pages() {
+    let server = Server::start("subs-pages").await;
+    let mut tasks = Vec::new();
+    for i in 1..=1200u64 {
+        let engine = server.engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = if i % 2 == 0 { "bulk.item" } else { "noise" };
+            emit(&engine, name, i).await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let subscriber = subscriber(&server.base, None).await;
+    // 600 "bulk" events among 1200: the last 550 of them, in log order.
+    let mut replay = subscriber
+        .subscribe("events:bulk.*")
+        .replay(550)
+        .include_metadata()
+        .await
+        .unwrap();
+    let mut group = subscriber
+        .subscribe("events:bulk.item")
+        .consumer_group("pages")
+        .from_sequence(1)
+        .await
+        .unwrap();
+    let mut last = 0;
+    for _ in 0..550 {
+        let seq = next(&mut replay).await.sequence().unwrap();
+        assert!(seq > last);
+        last = seq;
+    }
+    let mut got = BTreeSet::new();
+    for _ in 0..600 {
+        assert!(got.insert(n(&next(&mut group).await)), "no duplicate");
+    }
+    assert_eq!(got, (1..=1200).filter(|i| i % 2 == 0).collect());
+    // Nothing more: the next event is the next message.
+    emit(&server.engine, "bulk.item", 5000).await;
+    assert_eq!(n(&next(&mut replay).await), 5000);
+    assert_eq!(n(&next(&mut group).await), 5000);
+}

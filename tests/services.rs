@@ -22,6 +22,8 @@ mod kv;
 mod runs;
 #[path = "services/streams.rs"]
 mod streams;
+#[path = "services/subscriptions.rs"]
+mod subscriptions;
 #[path = "services/topics.rs"]
 mod topics;
 

@@ -35,6 +35,7 @@ use serde_json::Value;
 
 pub mod api;
 pub mod auth;
+pub mod broker;
 mod dispatch;
 mod scheduler;
 pub mod store;
@@ -167,6 +168,7 @@ impl Default for EngineConfig {
 #[derive(Debug, Clone)]
 pub struct Engine {
     scheduler: Arc<Scheduler>,
+    broker: Arc<broker::Broker>,
 }
 
 impl Engine {
@@ -191,12 +193,18 @@ impl Engine {
         }));
         scheduler.load_remote().await?;
         scheduler.wake();
-        Ok(Engine { scheduler })
+        let broker = broker::Broker::new(store);
+        Ok(Engine { scheduler, broker })
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<SqliteStore> {
         self.scheduler.store()
+    }
+
+    /// The subscription broker behind `/ws`.
+    pub fn broker(&self) -> &Arc<broker::Broker> {
+        &self.broker
     }
 
     /// Emits an event: stored durably, then matched against every trigger.
@@ -363,5 +371,6 @@ impl Engine {
     /// next start (their journaled steps are kept).
     pub fn shutdown(&self) {
         self.scheduler.shutdown();
+        self.broker.close();
     }
 }

@@ -52,6 +52,7 @@ pub mod protocol;
 pub mod runtime;
 pub mod serve;
 pub mod step;
+pub mod subscribe;
 pub mod testing;
 pub mod webhook;
 pub mod worker;
@@ -65,6 +66,7 @@ pub use event::{Envelope, Event, EventData};
 pub use function::{Function, IntoFunction, Registry, registry};
 pub use projection::{Projection, ProjectionEvent};
 pub use step::{Ctx, WaitForEvent};
+pub use subscribe::{Subscriber, Subscription};
 pub use worker::Worker;
 
 #[doc = include_str!("../docs/function.md")]

@@ -94,7 +94,13 @@ pub(crate) async fn authenticate(
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .filter(|t| !t.is_empty())
-        .map(str::to_owned);
+        .map(str::to_owned)
+        // Browsers cannot set headers on a WebSocket: `/ws?token=` (§6.1).
+        .or_else(|| {
+            (path == "/ws")
+                .then(|| query_token(request.uri()))
+                .flatten()
+        });
     let Some(token) = token else {
         return refuse(
             connect,
@@ -144,6 +150,16 @@ pub(crate) async fn authenticate(
     touch(&state, &key.id, now).await;
     request.extensions_mut().insert(Principal::of_key(&key));
     next.run(request).await
+}
+
+/// The `token` query parameter, URL-decoded.
+fn query_token(uri: &axum::http::Uri) -> Option<String> {
+    #[derive(Deserialize)]
+    struct TokenQuery {
+        token: Option<String>,
+    }
+    let query = axum::extract::Query::<TokenQuery>::try_from_uri(uri).ok()?;
+    query.0.token.filter(|t| !t.is_empty())
 }
 
 /// Whether the policies of `role_ids` permit `access`.

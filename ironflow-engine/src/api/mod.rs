@@ -27,6 +27,7 @@ mod projections;
 mod pull;
 mod streams;
 mod topics;
+mod ws;
 
 pub(crate) use caller::Caller;
 
@@ -263,6 +264,7 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
         .route("/api/v1/steps/patch", post(patch_step_rest))
         .route(&connect("RegisterFunction"), post(pull::register_function))
         .route("/health", get(health))
+        .route("/ws", get(ws::upgrade))
         .route("/api/v1/functions", get(list_functions))
         .route("/api/v1/runs/{id}", get(get_run_rest))
         .route("/api/v1/runs/{id}/steps", get(get_run_steps_rest))

@@ -15,6 +15,8 @@ mod services;
 // Under `cli/` so Cargo does not take it for a binary of its own.
 #[path = "cli/kv.rs"]
 mod kv_cli;
+#[path = "cli/subscribe.rs"]
+mod subscribe_cli;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -114,6 +116,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Prints events, topic messages or run changes live, one JSON line each.
+    Subscribe(subscribe_cli::SubscribeArgs),
     /// Lists, shows and rebuilds projections.
     Projections {
         #[command(subcommand)]
@@ -445,6 +449,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Topics { command } => services::topics(&sdk, command).await,
         Command::Keys { command } => keys(&sdk, command).await,
         Command::Projections { command } => projections(&sdk, command).await,
+        Command::Subscribe(args) => subscribe_cli::subscribe(&sdk, args).await,
         Command::Functions => {
             print_json(&client.get("/api/v1/functions").await?);
             Ok(())

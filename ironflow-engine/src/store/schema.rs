@@ -286,6 +286,52 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_env_name ON events(env, name, seq);
     "#,
+    // 10: subscriptions (wire-protocol §6). `run_events` is the run lifecycle
+    // log behind `system.run.>`, written by triggers in the transaction that
+    // changes a run, so no status change escapes it. `consumer_groups` keeps
+    // each group's cursor (the last log position handed to a member);
+    // `consumer_pending` the deliveries of manual-ack groups not yet acked.
+    r#"
+    CREATE TABLE run_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        env TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        function_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        previous TEXT,
+        attempt INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX run_events_env ON run_events(env, seq);
+    CREATE TRIGGER run_events_insert AFTER INSERT ON runs BEGIN
+        INSERT INTO run_events (env, run_id, function_id, status, previous, attempt, created_ms)
+        VALUES (NEW.env, NEW.id, NEW.function_id, NEW.status, NULL, NEW.attempt, NEW.updated_ms);
+    END;
+    CREATE TRIGGER run_events_status AFTER UPDATE OF status ON runs
+    WHEN NEW.status IS NOT OLD.status BEGIN
+        INSERT INTO run_events (env, run_id, function_id, status, previous, attempt, created_ms)
+        VALUES (NEW.env, NEW.id, NEW.function_id, NEW.status, OLD.status, NEW.attempt, NEW.updated_ms);
+    END;
+    CREATE TABLE consumer_groups (
+        env TEXT NOT NULL,
+        name TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        ack_mode TEXT NOT NULL,
+        cursor INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, name, pattern)
+    );
+    CREATE TABLE consumer_pending (
+        env TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        deliveries INTEGER NOT NULL,
+        due_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, grp, pattern, seq)
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -38,6 +38,9 @@ pub struct SqliteStore {
     writer: Mutex<Option<mpsc::Sender<WriteOp>>>,
     reader: Arc<Mutex<Connection>>,
     commits: Arc<AtomicU64>,
+    /// Bumped after every commit; closed when the writer stops (the
+    /// subscription broker reads the logs again when it changes).
+    committed: tokio::sync::watch::Receiver<u64>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -71,14 +74,16 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel::<WriteOp>();
         let commits = Arc::new(AtomicU64::new(0));
         let counter = commits.clone();
+        let (notify, committed) = tokio::sync::watch::channel(0);
         std::thread::Builder::new()
             .name("ironflow-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, counter))?;
+            .spawn(move || writer_loop(writer_conn, rx, counter, notify))?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(Some(tx)),
             reader: Arc::new(Mutex::new(reader)),
             commits,
+            committed,
         })
     }
 
@@ -90,6 +95,12 @@ impl SqliteStore {
     /// Transactions committed (each one fsync of the WAL) since opening.
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// A receiver that changes after every commit and fails once the store
+    /// is closed.
+    pub(crate) fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.clone()
     }
 
     /// The `synchronous` setting of the connections (2 = FULL).
@@ -159,7 +170,12 @@ impl Drop for SqliteStore {
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteOp>, commits: Arc<AtomicU64>) {
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<WriteOp>,
+    commits: Arc<AtomicU64>,
+    notify: tokio::sync::watch::Sender<u64>,
+) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -189,7 +205,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteOp>, commits: Arc<Atomi
                 if committed.is_err() {
                     let _ = conn.execute_batch("ROLLBACK");
                 } else {
-                    commits.fetch_add(1, Ordering::Relaxed);
+                    let n = commits.fetch_add(1, Ordering::Relaxed) + 1;
+                    notify.send_replace(n);
                 }
                 reply(committed);
             } else {
@@ -217,7 +234,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteOp>, commits: Arc<Atomi
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         } else {
-            commits.fetch_add(1, Ordering::Relaxed);
+            let n = commits.fetch_add(1, Ordering::Relaxed) + 1;
+            notify.send_replace(n);
         }
         for reply in replies {
             reply(committed.clone());

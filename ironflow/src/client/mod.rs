@@ -224,6 +224,11 @@ impl Client {
         self.inner.environment.as_deref()
     }
 
+    /// The `Authorization` header value, if an API key is configured.
+    pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
+        self.inner.headers.get(AUTHORIZATION)
+    }
+
     /// A Connect unary call: `POST /ironflow.v1.<service>/<method>` (§5).
     pub(crate) async fn connect<T: DeserializeOwned>(
         &self,

@@ -3,5 +3,6 @@
 
 pub(crate) mod args;
 pub(crate) mod errors;
+pub(crate) mod item;
 pub(crate) mod krate;
 pub(crate) mod literal;

@@ -7,41 +7,26 @@ mod steps;
 mod validate;
 
 use proc_macro2::TokenStream;
-use quote::ToTokens;
-use syn::ItemFn;
 
 use crate::common::errors::Errors;
+use crate::common::item::{self, finish};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match item::parse_fn(
+        item,
+        "`#[ironflow::function]` goes on an `async fn`, e.g. `async fn process_order(ctx: Ctx<OrderPlaced>) -> ironflow::Result<()>`",
+    ) {
         Ok(f) => f,
-        // The user's tokens back, untouched, so only the real error shows.
-        Err(e) => {
-            // Another kind of item gets a clearer message at the same place;
-            // a fn that does not parse keeps syn's own.
-            let e = match syn::parse2::<syn::Item>(item.clone()) {
-                Ok(syn::Item::Fn(_)) | Err(_) => e,
-                Ok(_) => syn::Error::new(
-                    e.span(),
-                    "`#[ironflow::function]` goes on an `async fn`, e.g. `async fn process_order(ctx: Ctx<OrderPlaced>) -> ironflow::Result<()>`",
-                ),
-            };
-            let mut out = item;
-            out.extend(e.to_compile_error());
-            return out;
-        }
+        Err(out) => return out,
     };
     let mut errs = Errors::default();
     let raw = parse::args(args, &mut errs);
     let spec = validate::check(raw, &func, &mut errs);
-    match errs.finish() {
-        Ok(()) => expand::item(&spec, func),
-        Err(e) => {
-            let mut out = expand::fallback(&spec, func);
-            e.to_compile_error().to_tokens(&mut out);
-            out
-        }
-    }
+    finish(
+        errs,
+        || expand::item(&spec, func.clone()),
+        || expand::fallback(&spec, func.clone()),
+    )
 }
 
 #[cfg(test)]

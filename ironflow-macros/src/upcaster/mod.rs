@@ -8,37 +8,26 @@ mod validate;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
-use syn::ItemFn;
 
 use crate::common::errors::Errors;
+use crate::common::item::{self, finish};
 
 pub(crate) const USAGE: &str = "`#[ironflow::upcaster(event = \"..\", from = N)]` goes on a fn, e.g. `fn v1_to_v2(data: serde_json::Value) -> ironflow::Result<serde_json::Value>`";
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match item::parse_fn(item, USAGE) {
         Ok(f) => f,
-        Err(e) => {
-            let e = match syn::parse2::<syn::Item>(item.clone()) {
-                Ok(syn::Item::Fn(_)) | Err(_) => e,
-                Ok(_) => syn::Error::new(e.span(), USAGE),
-            };
-            let mut out = item;
-            out.extend(e.to_compile_error());
-            return out;
-        }
+        Err(out) => return out,
     };
     let mut errs = Errors::default();
     let raw = parse::args(args, &mut errs);
     let spec = validate::check(raw, &func, &mut errs);
-    match errs.finish() {
-        Ok(()) => expand::item(&spec, func),
-        Err(e) => {
-            // The fn alone: nothing registered, nothing else to fail.
-            let mut out = func.into_token_stream();
-            e.to_compile_error().to_tokens(&mut out);
-            out
-        }
-    }
+    finish(
+        errs,
+        || expand::item(&spec, func.clone()),
+        || // The fn alone: nothing registered, nothing else to fail.
+            func.clone().into_token_stream(),
+    )
 }
 
 #[cfg(test)]

@@ -347,3 +347,124 @@ async fn the_stream_delivers_enveloped_events_after_the_cursor() {
     assert!(frames[0]["seq"].is_string(), "int64 as a string");
     server.stop();
 }
+
+/// v1 of `stock.moved` said `qty`; v2 says `quantity`.
+#[ironflow::upcaster(event = "stock.moved", from = 1)]
+fn stock_moved_v1_to_v2(mut data: Value) -> Value {
+    if let Some(qty) = data.as_object_mut().and_then(|o| o.remove("qty")) {
+        data["quantity"] = qty;
+    }
+    data
+}
+
+/// An upcaster that cannot read what it is given.
+#[ironflow::upcaster(event = "stock.counted", from = 1)]
+fn stock_counted_v1_to_v2(data: Value) -> ironflow::Result<Value> {
+    if data["count"].is_null() {
+        return Err(Error::terminal("a v1 stock.counted needs `count`"));
+    }
+    Ok(data)
+}
+
+#[ironflow::projection(name = "stock-level", events = ["stock.moved"])]
+fn stock_level(total: i64, event: &ProjectionEvent) -> ironflow::Result<i64> {
+    assert_eq!(event.version, 2, "reducers see the current version");
+    let quantity = event.data["quantity"]
+        .as_i64()
+        .ok_or_else(|| Error::terminal(format!("no quantity in {}", event.data)))?;
+    Ok(total + quantity)
+}
+
+#[ironflow::projection(name = "stock-counts", events = ["stock.counted"], max_retries = 0)]
+fn stock_counts(total: i64, event: &ProjectionEvent) -> i64 {
+    total + event.data["count"].as_i64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_receive_events_upcast_to_the_current_version() {
+    let server = TestServer::start("projections-upcast", Registry::new()).await;
+    let client = server.client();
+    for (version, data) in [
+        (1, json!({ "qty": 5 })),
+        (2, json!({ "quantity": 7 })),
+        (1, json!({ "qty": -2 })),
+    ] {
+        let options = EmitOptions {
+            version: Some(version),
+            ..EmitOptions::default()
+        };
+        server
+            .engine
+            .emit_event("stock.moved", data, options)
+            .await
+            .unwrap();
+    }
+    let good = server
+        .engine
+        .emit_event(
+            "stock.counted",
+            json!({ "count": 3 }),
+            EmitOptions::default(),
+        )
+        .await
+        .unwrap();
+    let bad = server
+        .engine
+        .emit_event(
+            "stock.counted",
+            json!({ "other": 1 }),
+            EmitOptions::default(),
+        )
+        .await
+        .unwrap();
+    let worker = ironflow::Worker::new(
+        Registry::new()
+            .register_projection(stock_level)
+            .register_projection(stock_counts),
+    )
+    .server_url(&server.base)
+    .poll_wait(Duration::from_secs(1));
+    let handle = worker.handle();
+    let running = tokio::spawn(worker.run());
+
+    until(&client, "stock-level", WAIT, |s| {
+        s.lag == 0 && s.last_event_seq > 0
+    })
+    .await;
+    let level = client
+        .projections()
+        .get::<i64>("stock-level", None)
+        .await
+        .unwrap();
+    assert_eq!(level.state, Some(10), "5 + 7 - 2, v1 events upcast");
+
+    // An event its upcaster cannot convert stops the projection there, with
+    // the upcaster's error; the event before it was applied.
+    let stopped = until(&client, "stock-counts", WAIT, |s| s.status == "error").await;
+    assert_eq!(
+        stopped.error_event_id.as_deref(),
+        Some(bad.event_id.as_str())
+    );
+    assert!(
+        stopped
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("needs `count`"),
+        "{stopped:?}"
+    );
+    let counts = client
+        .projections()
+        .get::<i64>("stock-counts", None)
+        .await
+        .unwrap();
+    assert_eq!(counts.state, Some(3));
+    assert_eq!(
+        counts.last_event_id.as_deref(),
+        Some(good.event_id.as_str())
+    );
+
+    handle.stop();
+    running.await.unwrap().unwrap();
+    server.stop();
+}

@@ -134,6 +134,7 @@ fn event_json(e: &ProjectionEventRow) -> Value {
         "data": e.data,
         "seq": e.seq.to_string(),
         "timestamp": e.timestamp,
+        "version": e.version,
         "kind": "PROJECTION_EVENT_KIND_EVENT",
     });
     if !e.data.is_object() {

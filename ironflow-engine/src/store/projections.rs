@@ -131,6 +131,8 @@ pub struct ProjectionEventRow {
     pub metadata: Option<Value>,
     /// RFC 3339 timestamp.
     pub timestamp: String,
+    /// Schema version of the data.
+    pub version: u32,
 }
 
 /// A checkpoint: the states of a batch (managed; empty for external
@@ -415,7 +417,7 @@ impl ProjectionStore for SqliteStore {
             let names = serde_json::to_string(&names).map_err(StoreError::from)?;
             let rows = conn
                 .prepare_cached(
-                    "SELECT seq, id, name, data, source, metadata, timestamp FROM events \
+                    "SELECT seq, id, name, data, source, metadata, timestamp, version FROM events \
                      WHERE env = ?1 AND name IN (SELECT value FROM json_each(?2)) AND seq > ?3 \
                      ORDER BY seq LIMIT ?4",
                 )?
@@ -428,11 +430,12 @@ impl ProjectionStore for SqliteStore {
                         r.get::<_, Option<String>>(4)?,
                         r.get::<_, Option<String>>(5)?,
                         r.get::<_, String>(6)?,
+                        r.get::<_, u32>(7)?,
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut out = Vec::with_capacity(rows.len());
-            for (seq, id, name, data, source, metadata, timestamp) in rows {
+            for (seq, id, name, data, source, metadata, timestamp, version) in rows {
                 out.push(ProjectionEventRow {
                     seq,
                     id,
@@ -444,6 +447,7 @@ impl ProjectionStore for SqliteStore {
                         .transpose()
                         .map_err(StoreError::from)?,
                     timestamp,
+                    version,
                 });
             }
             Ok(out)

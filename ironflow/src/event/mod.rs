@@ -14,7 +14,7 @@ use crate::protocol::EventEnvelope;
 mod upcast;
 
 pub(crate) use upcast::global_problems as upcaster_problems;
-pub use upcast::{RegisteredUpcaster, UpcasterRecord, Upcasters, upcast};
+pub use upcast::{RegisteredUpcaster, UpcasterRecord, Upcasters, latest_version, upcast};
 
 /// A typed event: its name and schema version are part of the type.
 ///

@@ -342,6 +342,19 @@ pub fn upcast(event: &str, from: u32, to: u32, data: Value) -> Result<Value> {
         .upcast(event, from, to, data)
 }
 
+/// The newest version of `event` the process-wide upcasters reach (one past
+/// the highest `from`), if any upcaster is registered for it.
+pub fn latest_version(event: &str) -> Option<u32> {
+    global()
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .by_key
+        .keys()
+        .filter(|(name, _)| name == event)
+        .map(|(_, from)| from + 1)
+        .max()
+}
+
 /// Brings a wire event's data to version `current` of `event` (the version
 /// the receiving type declares); newer data is a terminal error.
 pub(crate) fn to_current(event: &str, version: u32, current: u32, data: Value) -> Result<Value> {

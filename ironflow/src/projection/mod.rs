@@ -73,6 +73,14 @@ pub struct ProjectionEvent {
     /// Its metadata (`__partition` picks the partition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// Schema version of `data`: the newest this binary has upcasters for
+    /// (older events are upcast before a reducer or handler sees them).
+    #[serde(default = "first_version")]
+    pub version: u32,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 impl ProjectionEvent {
@@ -92,7 +100,22 @@ impl ProjectionEvent {
             timestamp: String::new(),
             source: None,
             metadata: None,
+            version: 1,
         }
+    }
+
+    /// Brings `data` to the newest version the process-wide upcasters reach
+    /// for this event name (every `#[ironflow::upcaster]` in the binary).
+    pub(crate) fn upcast_to_current(&mut self) -> crate::Result<()> {
+        let Some(latest) = crate::event::latest_version(&self.name) else {
+            return Ok(());
+        };
+        if latest > self.version {
+            let data = std::mem::take(&mut self.data);
+            self.data = crate::event::upcast(&self.name, self.version, latest, data)?;
+            self.version = latest;
+        }
+        Ok(())
     }
 
     /// The same event with `metadata`.

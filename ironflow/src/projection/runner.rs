@@ -153,9 +153,18 @@ async fn session(transport: &Transport, projection: Projection) -> Stop {
         }
         idle = IDLE_MIN;
         let mut events = Vec::with_capacity(reply.events.len());
+        // An event whose upcast fails stops the projection there, like a
+        // failing handler: the events before it are processed first.
+        let mut unreadable = None;
         for raw in reply.events {
             match serde_json::from_value::<ProjectionEvent>(raw) {
-                Ok(e) => events.push(e),
+                Ok(mut e) => match e.upcast_to_current() {
+                    Ok(()) => events.push(e),
+                    Err(error) => {
+                        unreadable = Some((e, error));
+                        break;
+                    }
+                },
                 Err(e) => {
                     return Stop::Retry(Error::new(
                         crate::ErrorKind::Transport,
@@ -165,7 +174,14 @@ async fn session(transport: &Transport, projection: Projection) -> Stop {
             }
         }
         let current = reply.current_state_value.or(reply.current_state);
-        if let Err(stop) = runner.batch(reply.last_event_seq, current, &events).await {
+        if !events.is_empty()
+            && let Err(stop) = runner.batch(reply.last_event_seq, current, &events).await
+        {
+            return stop;
+        }
+        if let Some((event, error)) = unreadable
+            && let Err(stop) = runner.report(&event, &error).await
+        {
             return stop;
         }
     }

@@ -641,3 +641,57 @@ async fn long_logs_are_read_in_pages() {
     assert_eq!(n(&next(&mut replay).await), 5000);
     assert_eq!(n(&next(&mut group).await), 5000);
 }
+
+/// v1 of `parcel.weighed` was in grams; v2 is in kilograms.
+#[ironflow::upcaster(event = "parcel.weighed", from = 1)]
+fn parcel_weighed_v1_to_v2(data: Value) -> Value {
+    json!({ "kg": data["grams"].as_f64().unwrap_or(0.0) / 1000.0 })
+}
+
+#[tokio::test]
+async fn subscribers_receive_old_events_upcast_to_the_current_version() {
+    let server = Server::start("subs-upcast").await;
+    for (version, data) in [(1, json!({ "grams": 1500 })), (2, json!({ "kg": 2.5 }))] {
+        let options = EmitOptions {
+            version: Some(version),
+            ..EmitOptions::default()
+        };
+        server
+            .engine
+            .emit_event("parcel.weighed", data, options)
+            .await
+            .unwrap();
+    }
+    let subscriber = subscriber(&server.base, None).await;
+    let mut parcels = subscriber
+        .subscribe("events:parcel.*")
+        .replay(10)
+        .await
+        .unwrap();
+    let first = next(&mut parcels).await;
+    assert_eq!(
+        (first.version(), first.data()),
+        (Some(2), &json!({ "kg": 1.5 }))
+    );
+    let second = next(&mut parcels).await;
+    assert_eq!(
+        (second.version(), second.data()),
+        (Some(2), &json!({ "kg": 2.5 }))
+    );
+    // Topic messages carry no version and are delivered as published.
+    server
+        .client()
+        .publish("parcels.audit", json!({ "grams": 1 }))
+        .await
+        .unwrap();
+    let mut audit = subscriber
+        .subscribe("topic:parcels.>")
+        .replay(1)
+        .await
+        .unwrap();
+    let message = next(&mut audit).await;
+    assert_eq!(
+        (message.version(), message.data()),
+        (None, &json!({ "grams": 1 }))
+    );
+}

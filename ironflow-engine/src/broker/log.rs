@@ -33,6 +33,8 @@ pub(crate) struct Entry {
     pub(crate) data: Value,
     /// When it was stored, ms since the epoch.
     pub(crate) created_ms: i64,
+    /// Schema version of an event's data (events only).
+    pub(crate) version: Option<u32>,
 }
 
 impl Log {
@@ -46,7 +48,9 @@ impl Log {
 
     fn select(self) -> &'static str {
         match self {
-            Log::Events => "SELECT t.seq, t.id, t.name, t.data, t.created_ms FROM events t",
+            Log::Events => {
+                "SELECT t.seq, t.id, t.name, t.data, t.created_ms, t.version FROM events t"
+            }
             Log::Topics => {
                 "SELECT t.seq, t.id, t.topic, t.data, t.created_ms FROM topic_messages t"
             }
@@ -68,12 +72,17 @@ impl Log {
         let created_ms: i64 = r.get(o + 4)?;
         if self != Log::Runs {
             let text: String = r.get(o + 3)?;
+            let version = match self {
+                Log::Events => Some(r.get(o + 5)?),
+                _ => None,
+            };
             return Ok(Entry {
                 seq,
                 id: r.get(o + 1)?,
                 subject: r.get(o + 2)?,
                 data: serde_json::from_str(&text).unwrap_or(Value::String(text)),
                 created_ms,
+                version,
             });
         }
         let run_id: String = r.get(o + 1)?;
@@ -105,6 +114,7 @@ impl Log {
             subject: format!("system.run.{run_id}.{kind}"),
             data,
             created_ms,
+            version: None,
         })
     }
 }

@@ -294,6 +294,11 @@ pub(crate) fn event_frame(
         "data": entry.data,
         "eventId": entry.id,
     });
+    // An extension: user events say which schema version their data has,
+    // so subscribers can upcast it.
+    if let Some(version) = entry.version {
+        frame["version"] = json!(version);
+    }
     if include_metadata {
         frame["meta"] = json!({
             "timestamp": crate::format_ms(entry.created_ms),

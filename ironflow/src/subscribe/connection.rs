@@ -417,12 +417,30 @@ impl Task {
             entry.position = sequence;
         }
         let ackable = entry.options.get("ackMode") == Some(&json!("manual"));
+        let topic = frame["topic"].as_str().unwrap_or_default().to_owned();
+        let mut data = frame["data"].clone();
+        let mut version = frame["version"].as_u64().map(|v| v as u32);
+        if let Some(from) = version
+            && let Some(latest) = crate::event::latest_version(&topic)
+            && latest > from
+        {
+            match crate::event::upcast(&topic, from, latest, data.clone()) {
+                Ok(upcast) => {
+                    data = upcast;
+                    version = Some(latest);
+                }
+                Err(e) => {
+                    tracing::warn!(event = %topic, error = %e, "delivering an event its upcasters cannot convert as it was sent");
+                }
+            }
+        }
         let message = Message {
-            topic: frame["topic"].as_str().unwrap_or_default().to_owned(),
-            data: frame["data"].clone(),
+            topic,
+            data,
             event_id: frame["eventId"].as_str().map(str::to_owned),
             timestamp: frame["meta"]["timestamp"].as_str().map(str::to_owned),
             sequence,
+            version,
             ackable,
             subscriber: None,
         };

@@ -19,6 +19,7 @@ pub struct Message {
     pub(super) event_id: Option<String>,
     pub(super) timestamp: Option<String>,
     pub(super) sequence: Option<u64>,
+    pub(super) version: Option<u32>,
     pub(super) ackable: bool,
     pub(super) subscriber: Option<Subscriber>,
 }
@@ -27,6 +28,14 @@ impl Message {
     /// The event name, topic or system subject it was published under.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// Schema version of [`data`](Self::data), for user events: events of
+    /// older versions are upcast to the newest version the binary's
+    /// `#[ironflow::upcaster]`s reach before they are delivered (an event an
+    /// upcaster fails on is delivered as sent, with its own version).
+    pub fn version(&self) -> Option<u32> {
+        self.version
     }
 
     /// The payload.

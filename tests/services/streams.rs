@@ -602,3 +602,47 @@ async fn concurrent_appenders_get_gapless_versions() {
         assert_eq!(mine, (0..APPENDS).collect::<Vec<u64>>());
     }
 }
+
+/// v1 of `cart.item_added` had `sku` only; v2 adds the quantity.
+#[ironflow::upcaster(event = "cart.item_added", from = 1)]
+fn cart_item_added_v1_to_v2(mut data: Value) -> Value {
+    data["qty"] = json!(1);
+    data
+}
+
+#[tokio::test]
+async fn stream_reads_upcast_on_request() {
+    let server = crate::Server::start("streams-upcast").await;
+    let streams = server.client();
+    let streams = streams.streams();
+    streams
+        .append(
+            "cart-1",
+            AppendEvent::new("cart.item_added", json!({ "sku": "a" })),
+        )
+        .version(1)
+        .await
+        .unwrap();
+    streams
+        .append(
+            "cart-1",
+            AppendEvent::new("cart.item_added", json!({ "sku": "b", "qty": 3 })),
+        )
+        .version(2)
+        .await
+        .unwrap();
+    let raw = streams.read("cart-1").await.unwrap();
+    assert_eq!((raw[0].version, &raw[0].data), (1, &json!({ "sku": "a" })));
+    let current = streams.read("cart-1").upcast().await.unwrap();
+    let shapes: Vec<_> = current
+        .iter()
+        .map(|e| (e.version, e.data.clone()))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            (2, json!({ "sku": "a", "qty": 1 })),
+            (2, json!({ "sku": "b", "qty": 3 }))
+        ]
+    );
+}

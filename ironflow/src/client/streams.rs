@@ -353,6 +353,7 @@ impl<'de> Deserialize<'de> for StreamEvent {
 pub struct ReadRequest<'c> {
     client: &'c Client,
     body: ReadBody,
+    upcast: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -386,6 +387,22 @@ impl ReadRequest<'_> {
         self.body.limit = Some(limit);
         self
     }
+
+    /// Upcasts each event's data to the newest version this binary's
+    /// `#[ironflow::upcaster]`s reach for its name (and sets `version`);
+    /// an upcaster's error fails the read.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
+    /// for event in client.streams().read("order-123").upcast().await? {
+    ///     println!("{} v{}: {}", event.name, event.version, event.data);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn upcast(mut self) -> Self {
+        self.upcast = true;
+        self
+    }
 }
 
 impl<'c> IntoFuture for ReadRequest<'c> {
@@ -399,10 +416,23 @@ impl<'c> IntoFuture for ReadRequest<'c> {
                 #[serde(default)]
                 events: Vec<StreamEvent>,
             }
-            let page: Page = self
+            let mut page: Page = self
                 .client
                 .connect("EntityStreamService", "ReadStream", &self.body)
                 .await?;
+            if self.upcast {
+                for event in &mut page.events {
+                    let Some(latest) = crate::event::latest_version(&event.name) else {
+                        continue;
+                    };
+                    if latest > event.version {
+                        let data = std::mem::take(&mut event.data);
+                        event.data =
+                            crate::event::upcast(&event.name, event.version, latest, data)?;
+                        event.version = latest;
+                    }
+                }
+            }
             Ok(page.events)
         })
     }
@@ -549,6 +579,7 @@ impl<'c> Streams<'c> {
                 limit: None,
                 direction: None,
             },
+            upcast: false,
         }
     }
 

@@ -399,11 +399,7 @@ async fn trigger_sync(
 
 /// A run in the Connect reply shape (§5.2), camelCase, enum status names.
 pub fn run_json(run: &Run) -> Value {
-    let ts = |ms: i64| {
-        ironflow::protocol::format_timestamp(
-            std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64),
-        )
-    };
+    let ts = crate::format_ms;
     let status = format!("RUN_STATUS_{}", run.status.as_str().to_ascii_uppercase());
     let mut out = json!({
         "id": run.id,

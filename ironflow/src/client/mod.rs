@@ -38,6 +38,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::worker::config::env_var;
 
 mod auth;
 mod config;
@@ -445,11 +446,6 @@ fn upper_code(code: &str, kind: ErrorKind) -> String {
         ErrorKind::Unauthorized => kind.default_code().to_owned(),
         _ => code.to_ascii_uppercase(),
     }
-}
-
-/// A set, non-empty environment variable (§0.2: empty means unset).
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Percent-encodes one path segment.

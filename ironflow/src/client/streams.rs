@@ -422,15 +422,9 @@ impl<'c> IntoFuture for ReadRequest<'c> {
                 .await?;
             if self.upcast {
                 for event in &mut page.events {
-                    let Some(latest) = crate::event::latest_version(&event.name) else {
-                        continue;
-                    };
-                    if latest > event.version {
-                        let data = std::mem::take(&mut event.data);
-                        event.data =
-                            crate::event::upcast(&event.name, event.version, latest, data)?;
-                        event.version = latest;
-                    }
+                    let data = std::mem::take(&mut event.data);
+                    (event.version, event.data) =
+                        crate::event::upcast_to_latest(&event.name, event.version, data)?;
                 }
             }
             Ok(page.events)

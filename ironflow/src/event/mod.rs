@@ -14,7 +14,9 @@ use crate::protocol::EventEnvelope;
 mod upcast;
 
 pub(crate) use upcast::global_problems as upcaster_problems;
-pub use upcast::{RegisteredUpcaster, UpcasterRecord, Upcasters, latest_version, upcast};
+pub use upcast::{
+    RegisteredUpcaster, UpcasterRecord, Upcasters, latest_version, upcast, upcast_to_latest,
+};
 
 /// A typed event: its name and schema version are part of the type.
 ///

@@ -355,6 +355,17 @@ pub fn latest_version(event: &str) -> Option<u32> {
         .max()
 }
 
+/// Brings `data` of `event`, at `version`, to the newest version the
+/// process-wide upcasters reach; returns the version it is at afterwards
+/// (unchanged when no upcaster applies). Projections, subscriptions and
+/// stream reads use it.
+pub fn upcast_to_latest(event: &str, version: u32, data: Value) -> Result<(u32, Value)> {
+    match latest_version(event) {
+        Some(latest) if latest > version => Ok((latest, upcast(event, version, latest, data)?)),
+        _ => Ok((version, data)),
+    }
+}
+
 /// Brings a wire event's data to version `current` of `event` (the version
 /// the receiving type declares); newer data is a terminal error.
 pub(crate) fn to_current(event: &str, version: u32, current: u32, data: Value) -> Result<Value> {

@@ -107,14 +107,8 @@ impl ProjectionEvent {
     /// Brings `data` to the newest version the process-wide upcasters reach
     /// for this event name (every `#[ironflow::upcaster]` in the binary).
     pub(crate) fn upcast_to_current(&mut self) -> crate::Result<()> {
-        let Some(latest) = crate::event::latest_version(&self.name) else {
-            return Ok(());
-        };
-        if latest > self.version {
-            let data = std::mem::take(&mut self.data);
-            self.data = crate::event::upcast(&self.name, self.version, latest, data)?;
-            self.version = latest;
-        }
+        let data = std::mem::take(&mut self.data);
+        (self.version, self.data) = crate::event::upcast_to_latest(&self.name, self.version, data)?;
         Ok(())
     }
 

@@ -420,17 +420,15 @@ impl Task {
         let topic = frame["topic"].as_str().unwrap_or_default().to_owned();
         let mut data = frame["data"].clone();
         let mut version = frame["version"].as_u64().map(|v| v as u32);
-        if let Some(from) = version
-            && let Some(latest) = crate::event::latest_version(&topic)
-            && latest > from
-        {
-            match crate::event::upcast(&topic, from, latest, data.clone()) {
-                Ok(upcast) => {
+        if let Some(from) = version {
+            match crate::event::upcast_to_latest(&topic, from, data) {
+                Ok((now, upcast)) => {
                     data = upcast;
-                    version = Some(latest);
+                    version = Some(now);
                 }
                 Err(e) => {
                     tracing::warn!(event = %topic, error = %e, "delivering an event its upcasters cannot convert as it was sent");
+                    data = frame["data"].clone();
                 }
             }
         }

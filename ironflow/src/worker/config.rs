@@ -82,7 +82,7 @@ impl Config {
 }
 
 /// A set, non-empty environment variable (§0.2: an empty key means unset).
-fn env_var(name: &str) -> Option<String> {
+pub(crate) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod checkpoint;
-mod config;
+pub(crate) mod config;
 mod job;
 mod lifecycle;
 pub(crate) mod transport;

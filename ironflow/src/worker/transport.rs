@@ -14,6 +14,7 @@ use super::wire::{
     Ack, Heartbeat, JobUpdate, RegisterFunction, RegisterWorker, SDK_VERSION, poll_items,
 };
 use crate::__private::BoxFuture;
+use crate::client::segment;
 use crate::error::{Error, ErrorKind, Result};
 use crate::step::Publisher;
 
@@ -136,7 +137,7 @@ impl Transport {
         Ok(Transport {
             http,
             base: config.server_url.as_str().into(),
-            worker_path: format!("/api/v1/workers/{}", encode_segment(&config.worker_id)).into(),
+            worker_path: format!("/api/v1/workers/{}", segment(&config.worker_id)).into(),
             headers,
         })
     }
@@ -228,14 +229,14 @@ impl Transport {
     }
 
     pub(crate) async fn ack(&self, job_id: &str, body: &Ack<'_>) -> Result<(), HttpError> {
-        let path = format!("{}/jobs/{}/ack", self.worker_path, encode_segment(job_id));
+        let path = format!("{}/jobs/{}/ack", self.worker_path, segment(job_id));
         self.call(Method::PUT, &path, Some(json(body)), REQUEST_TIMEOUT)
             .await
             .map(drop)
     }
 
     pub(crate) async fn update(&self, job_id: &str, body: &JobUpdate<'_>) -> Result<(), HttpError> {
-        let path = format!("{}/jobs/{}", self.worker_path, encode_segment(job_id));
+        let path = format!("{}/jobs/{}", self.worker_path, segment(job_id));
         self.call(Method::PUT, &path, Some(json(body)), REQUEST_TIMEOUT)
             .await
             .map(drop)
@@ -324,19 +325,6 @@ fn error_message(body: &Value, bytes: &[u8], status: StatusCode) -> String {
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned())
 }
 
-/// Percent-encodes a path segment (ids are normally plain, but need not be).
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// A request body; ours always serialize (string keys, no custom errors).
 fn json(body: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(body).unwrap_or_default()
@@ -364,8 +352,8 @@ mod tests {
 
     #[test]
     fn segments_are_percent_encoded() {
-        assert_eq!(encode_segment("job_1"), "job_1");
-        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(segment("job_1"), "job_1");
+        assert_eq!(segment("a/b c"), "a%2Fb%20c");
     }
 
     #[test]

@@ -270,6 +270,8 @@ impl Engine {
         match self.store().cancel(run_id, reason, now_ms()).await {
             Err(StoreError::RunNotFound(id)) => Err(EngineError::RunNotFound(id)),
             other => {
+                // Cancelling frees the run's concurrency slot and actor.
+                self.scheduler.wake();
                 self.scheduler.notify_runs();
                 Ok(other?)
             }
@@ -335,10 +337,11 @@ impl Engine {
         timeout: Duration,
     ) -> Result<Run, EngineError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let watch = self.scheduler.watchers().watch(run_id);
         loop {
             // Register for the next change before reading, so a change
             // between the read and the wait is not missed.
-            let changed = self.scheduler.runs_changed().notified();
+            let changed = watch.changed();
             let mut changed = std::pin::pin!(changed);
             changed.as_mut().enable();
             let run = self

@@ -16,15 +16,19 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::dispatch;
-use crate::store::{Claimed, Emitted, NewRun, Outcome, SqliteStore, Store, Suspension, Wait};
+use crate::store::{
+    Claimed, Emitted, NewRun, Outcome, SqliteStore, Store, Stored, Suspension, Tick, Wait,
+};
 use crate::{EngineConfig, EngineError, new_id, now_ms};
 
 mod cron;
 pub(crate) mod function;
 mod trigger;
+mod watch;
 
 use function::{Dispatch, FunctionDef};
 use trigger::Triggers;
+pub(crate) use watch::Watchers;
 
 /// The scheduler: owns the store and the registry, runs the dispatch loop.
 pub(crate) struct Scheduler {
@@ -33,7 +37,8 @@ pub(crate) struct Scheduler {
     defs: std::sync::RwLock<Functions>,
     config: EngineConfig,
     wake: Notify,
-    runs_changed: Notify,
+    /// Who waits for which run.
+    watchers: Watchers,
     /// Signalled when pull-mode runs may have become due (long polls wait on it).
     pub(crate) jobs_available: Notify,
     slots: Arc<Semaphore>,
@@ -76,7 +81,7 @@ impl Scheduler {
             http: reqwest::Client::new(),
             config,
             wake: Notify::new(),
-            runs_changed: Notify::new(),
+            watchers: Watchers::default(),
             jobs_available: Notify::new(),
             functions_changed: Notify::new(),
             stopped: AtomicBool::new(false),
@@ -179,10 +184,26 @@ impl Scheduler {
                 Err(_) => break,
             }
         }
-        let (emitted, claimed) = self
+        let direct_runs = runs.iter().filter(|r| r.dispatch != "pull").count();
+        let pull = runs.len() - direct_runs;
+        let Stored {
+            emitted,
+            claimed,
+            resumed,
+        } = self
             .store
             .emit(env, event, runs, permits.len(), now_ms())
             .await?;
+        // The dispatch loop looks again only for what was not started here:
+        // runs without a free slot or gated, and runs the event resumed.
+        if claimed.len() < direct_runs || resumed > 0 {
+            self.wake();
+        }
+        if resumed > 0 {
+            self.notify_runs();
+        } else if pull > 0 {
+            self.jobs_available.notify_waiters();
+        }
         for (job, permit) in claimed.into_iter().zip(permits) {
             let Some(scheduler) = me.clone() else { break };
             tokio::spawn(async move {
@@ -190,8 +211,6 @@ impl Scheduler {
                 drop(permit);
             });
         }
-        self.wake();
-        self.notify_runs();
         Ok(emitted)
     }
 
@@ -233,15 +252,16 @@ impl Scheduler {
         self.wake.notify_one();
     }
 
+    /// After a change that may touch any run: wakes every waiter and the
+    /// pull workers' long polls.
     pub(crate) fn notify_runs(&self) {
-        self.runs_changed.notify_waiters();
+        self.watchers.notify_all();
         self.jobs_available.notify_waiters();
     }
 
-    /// The notification of run changes (register interest with
-    /// `Notified::enable` before looking at the store, so no change is missed).
-    pub(crate) fn runs_changed(&self) -> &Notify {
-        &self.runs_changed
+    /// Who waits for which run.
+    pub(crate) fn watchers(&self) -> &Watchers {
+        &self.watchers
     }
 
     pub(crate) fn shutdown(&self) {
@@ -269,26 +289,25 @@ impl Scheduler {
 
     async fn run_loop(self: Arc<Self>) {
         while !self.stopped.load(Ordering::SeqCst) {
-            let now = now_ms();
-            // A pull worker that stopped heartbeating loses its jobs.
-            match self.store.expire_leases(now).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(runs = n, "leases expired; runs requeued");
-                    self.jobs_available.notify_waiters();
-                }
-                Err(e) => tracing::error!(error = %e, "expiring leases failed"),
-            }
-            let claimed = match self.store.claim_due(now, CLAIM_BATCH).await {
-                Ok(c) => c,
+            let Tick {
+                expired,
+                claimed,
+                next_due,
+            } = match self.store.tick(now_ms(), CLAIM_BATCH).await {
+                Ok(tick) => tick,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming due runs failed");
                     tokio::time::sleep(IDLE_POLL).await;
                     continue;
                 }
             };
+            if expired > 0 {
+                tracing::info!(runs = expired, "leases expired; runs requeued");
+                self.notify_runs();
+            }
             let full = claimed.len() == CLAIM_BATCH;
             for job in claimed {
+                self.watchers.notify(&job.run.id);
                 let Ok(permit) = self.slots.clone().acquire_owned().await else {
                     return;
                 };
@@ -301,11 +320,11 @@ impl Scheduler {
             if full {
                 continue;
             }
-            let sleep_for = match self.store.next_due().await {
-                Ok(Some(due)) => Duration::from_millis(
+            let sleep_for = match next_due {
+                Some(due) => Duration::from_millis(
                     (due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
                 ),
-                _ => IDLE_POLL,
+                None => IDLE_POLL,
             };
             if sleep_for.is_zero() {
                 tokio::task::yield_now().await;
@@ -372,7 +391,7 @@ impl Scheduler {
         response: InvocationResponse,
         outcome: Outcome,
     ) {
-        if let Err(e) = self
+        let finished = self
             .store
             .finish(
                 run_id,
@@ -382,13 +401,25 @@ impl Scheduler {
                 outcome,
                 now_ms(),
             )
-            .await
-        {
-            // The run stays `running` in the store; recovery on restart retries it.
-            tracing::error!(run_id, error = %e, "recording the outcome of a run failed");
+            .await;
+        match finished {
+            Ok(finished) => {
+                self.watchers.notify(run_id);
+                if let Some(parent) = &finished.parent {
+                    self.watchers.notify(parent);
+                }
+                if finished.reschedule {
+                    self.wake();
+                    self.jobs_available.notify_waiters();
+                }
+            }
+            Err(e) => {
+                // The run stays `running` in the store; recovery on restart retries it.
+                tracing::error!(run_id, error = %e, "recording the outcome of a run failed");
+                self.wake();
+                self.notify_runs();
+            }
         }
-        self.wake();
-        self.notify_runs();
     }
 
     /// The run's next state after an invocation (wire-protocol §1.5, §1.3).

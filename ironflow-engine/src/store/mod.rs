@@ -251,6 +251,42 @@ pub struct Emitted {
     pub duplicate: bool,
 }
 
+/// What [`Store::emit`] stored and claimed.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The event and the runs it created.
+    pub emitted: Emitted,
+    /// The new runs claimed for dispatch in the same transaction.
+    pub claimed: Vec<Claimed>,
+    /// Waiting runs the event resumed (`wait_for_event`), now due.
+    pub resumed: usize,
+}
+
+/// What [`Store::finish`] changed, for the scheduler's wake-ups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Finished {
+    /// The run's status afterwards; `None` when the outcome was dropped (the
+    /// run was cancelled or claimed again meanwhile).
+    pub status: Option<RunStatus>,
+    /// Whether runs may have become due or the next timer moved: a retry or
+    /// suspension was scheduled, a child was created, gated runs were
+    /// released or a parent resumed. The dispatch loop must look again.
+    pub reschedule: bool,
+    /// The parent whose `invoke` step this run's end resolved.
+    pub parent: Option<String>,
+}
+
+/// One pass of the dispatch loop ([`Store::tick`]).
+#[derive(Debug, Clone, Default)]
+pub struct Tick {
+    /// Pull-mode runs whose lease expired, put back in the queue.
+    pub expired: usize,
+    /// Due runs claimed for dispatch.
+    pub claimed: Vec<Claimed>,
+    /// When the next run not claimed now is due, if any.
+    pub next_due: Option<i64>,
+}
+
 /// A run claimed for dispatch, with what the function needs.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -323,14 +359,14 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         runs: Vec<NewRun>,
         claim: usize,
         now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<(Emitted, Vec<Claimed>)>>;
+    ) -> BoxFuture<'_, StoreResult<Stored>>;
 
-    /// Claims up to `limit` due runs (status pending or waiting, due at or
-    /// before `now_ms`), marks them running, and returns them with their journal.
-    fn claim_due(&self, now_ms: i64, limit: usize) -> BoxFuture<'_, StoreResult<Vec<Claimed>>>;
-
-    /// When the next run is due, if any.
-    fn next_due(&self) -> BoxFuture<'_, StoreResult<Option<i64>>>;
+    /// One pass of the dispatch loop, in one transaction: puts pull-mode runs
+    /// whose lease expired back in the queue, claims up to `limit` due runs
+    /// (status pending or waiting, due at or before `now_ms`, not gated,
+    /// dispatched by the engine), marks them running and returns them with
+    /// their journal, and says when the next run is due.
+    fn tick(&self, now_ms: i64, limit: usize) -> BoxFuture<'_, StoreResult<Tick>>;
 
     /// Journals step results of a running run (idempotent: a completed row
     /// is never overwritten).
@@ -351,7 +387,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         steps: Vec<StepResult>,
         outcome: Outcome,
         now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<()>>;
+    ) -> BoxFuture<'_, StoreResult<Finished>>;
 
     /// Cancels a run that has not ended; returns the run afterwards.
     fn cancel(&self, run_id: &str, reason: &str, now_ms: i64) -> BoxFuture<'_, StoreResult<Run>>;
@@ -407,9 +443,6 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         worker_id: &str,
         until_ms: i64,
     ) -> BoxFuture<'_, StoreResult<()>>;
-
-    /// Puts runs whose lease expired back in the queue; returns how many.
-    fn expire_leases(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>>;
 
     /// Stores a remotely registered function's definition (JSON); returns
     /// its version and whether it is new.

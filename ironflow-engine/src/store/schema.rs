@@ -332,6 +332,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (env, grp, pattern, seq)
     );
     "#,
+    // 11: `events_name` is covered by `events_env_name` (every lookup by
+    // name has the environment); one index less for every emit to write.
+    r#"
+    DROP INDEX IF EXISTS events_name;
+    "#,
 ];
 
 /// The newest schema version this build knows.

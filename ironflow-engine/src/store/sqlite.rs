@@ -22,8 +22,8 @@ use tokio::sync::oneshot;
 
 use super::schema;
 use super::{
-    Claimed, Emitted, Fence, Leased, NewRun, Outcome, Run, RunStatus, StepRow, Store, StoreError,
-    StoreResult, Suspension,
+    Claimed, Emitted, Fence, Finished, Leased, NewRun, Outcome, Run, RunStatus, StepRow, Store,
+    StoreError, StoreResult, Stored, Suspension, Tick,
 };
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -57,6 +57,10 @@ fn open(path: &Path) -> StoreResult<Connection> {
     // FULL: a commit is on disk (WAL fsynced) before it returns.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Statement and savepoint journals in memory: the writer opens a
+    // savepoint per operation of a group commit, and a temp file would take
+    // a write() per page each time.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(conn)
 }
@@ -176,6 +180,23 @@ fn writer_loop(
     commits: Arc<AtomicU64>,
     notify: tokio::sync::watch::Sender<u64>,
 ) {
+    // The transaction statements are prepared once, like every other.
+    let exec = |sql: &str| -> Result<(), String> {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute([]))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    let commit = || {
+        let committed = exec("COMMIT");
+        if committed.is_err() {
+            let _ = exec("ROLLBACK");
+        } else {
+            let n = commits.fetch_add(1, Ordering::Relaxed) + 1;
+            notify.send_replace(n);
+        }
+        committed
+    };
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -184,11 +205,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        let mut replies = Vec::with_capacity(group.len());
-        let begun = conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| e.to_string());
-        if let Err(e) = begun {
+        if let Err(e) = exec("BEGIN IMMEDIATE") {
             for op in group {
                 let (_, reply) = op(&conn);
                 reply(Err(e.clone()));
@@ -201,42 +218,30 @@ fn writer_loop(
             let op = group.pop().expect("one op");
             let (ok, reply) = op(&conn);
             if ok {
-                let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-                if committed.is_err() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                } else {
-                    let n = commits.fetch_add(1, Ordering::Relaxed) + 1;
-                    notify.send_replace(n);
-                }
-                reply(committed);
+                reply(commit());
             } else {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = exec("ROLLBACK");
                 reply(Ok(()));
             }
             continue;
         }
+        let mut replies = Vec::with_capacity(group.len());
         for op in group {
-            let saved = conn.execute_batch("SAVEPOINT op");
+            let saved = exec("SAVEPOINT op");
             let (ok, reply) = op(&conn);
             if saved.is_ok() {
-                let end = if ok {
-                    "RELEASE op"
+                let released = if ok {
+                    exec("RELEASE op")
                 } else {
-                    "ROLLBACK TO op; RELEASE op"
+                    exec("ROLLBACK TO op").and_then(|()| exec("RELEASE op"))
                 };
-                if let Err(e) = conn.execute_batch(end) {
+                if let Err(e) = released {
                     tracing::error!(error = %e, "savepoint release failed");
                 }
             }
             replies.push(reply);
         }
-        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        } else {
-            let n = commits.fetch_add(1, Ordering::Relaxed) + 1;
-            notify.send_replace(n);
-        }
+        let committed = commit();
         for reply in replies {
             reply(committed.clone());
         }
@@ -558,15 +563,15 @@ fn gated(conn: &Connection, run_id: &str, resuming: bool) -> StoreResult<bool> {
     Ok(false)
 }
 
-/// Lets the gated runs of `run_id`'s groups be claimed again.
-pub(super) fn release_gates(conn: &Connection, run_id: &str) -> StoreResult<()> {
-    conn.prepare_cached(
-        "UPDATE runs SET blocked = 0 WHERE blocked = 1 AND ( \
+/// Lets the gated runs of `run_id`'s groups be claimed again; returns how many.
+pub(super) fn release_gates(conn: &Connection, run_id: &str) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE runs SET blocked = 0 WHERE blocked = 1 AND ( \
            concurrency_key = (SELECT concurrency_key FROM runs WHERE id = ?1) \
            OR actor_key = (SELECT actor_key FROM runs WHERE id = ?1))",
-    )?
-    .execute([run_id])?;
-    Ok(())
+        )?
+        .execute([run_id])?)
 }
 
 /// The value at a dotted path of an event object, as JSON text for comparison.
@@ -589,7 +594,7 @@ fn resolve_waits(
     env: &str,
     event: &EventEnvelope,
     now_ms: i64,
-) -> StoreResult<()> {
+) -> StoreResult<usize> {
     let candidates: Vec<(String, String, Option<String>, Option<String>)> = conn
         .prepare_cached(
             "SELECT w.run_id, w.step_id, w.match_path, w.match_value FROM waits w JOIN runs r ON r.id = w.run_id \
@@ -600,8 +605,9 @@ fn resolve_waits(
         })?
         .collect::<Result<_, _>>()?;
     if candidates.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
+    let mut resumed = 0;
     let event_json = serde_json::to_value(event)?;
     for (run_id, step_id, path, value) in candidates {
         let matches = match (&path, &value) {
@@ -638,13 +644,14 @@ fn resolve_waits(
         )?;
         conn.prepare_cached("DELETE FROM waits WHERE run_id = ?1 AND step_id = ?2")?
             .execute(params![run_id, step_id])?;
-        conn.prepare_cached(
-            "UPDATE runs SET status = 'pending', due_ms = ?2, suspended_at = NULL, updated_ms = ?2 \
-             WHERE id = ?1 AND status = 'waiting'",
-        )?
-        .execute(params![run_id, now_ms])?;
+        resumed += conn
+            .prepare_cached(
+                "UPDATE runs SET status = 'pending', due_ms = ?2, suspended_at = NULL, updated_ms = ?2 \
+                 WHERE id = ?1 AND status = 'waiting'",
+            )?
+            .execute(params![run_id, now_ms])?;
     }
-    Ok(())
+    Ok(resumed)
 }
 
 /// Journals a finished child's result into its parent's invoke step and makes
@@ -654,12 +661,12 @@ fn resolve_parent(
     child: &Run,
     result: Result<&Value, &Value>,
     now_ms: i64,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let Some((parent_id, step_id)) = &child.parent else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(parent) = load_run(conn, parent_id)? else {
-        return Ok(());
+        return Ok(false);
     };
     let row = match result {
         Ok(output) => JournalEntry {
@@ -698,7 +705,7 @@ fn resolve_parent(
         )?
         .execute(params![parent_id, now_ms])?;
     }
-    Ok(())
+    Ok(waits_for_it)
 }
 
 /// Resolves the suspension of a waiting run whose deadline passed.
@@ -744,7 +751,7 @@ impl Store for SqliteStore {
         runs: Vec<NewRun>,
         claim: usize,
         now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<(Emitted, Vec<Claimed>)>> {
+    ) -> BoxFuture<'_, StoreResult<Stored>> {
         let env = env.to_owned();
         self.write(move |conn| {
             if let Some(key) = &event.idempotency_key {
@@ -760,14 +767,14 @@ impl Store for SqliteStore {
                         run_ids: Vec::new(),
                         duplicate: true,
                     };
-                    return Ok((emitted, Vec::new()));
+                    return Ok(Stored { emitted, claimed: Vec::new(), resumed: 0 });
                 }
             }
             insert_event(conn, &env, &event, now_ms)?;
             for run in &runs {
                 insert_run(conn, &env, run, &event.id, now_ms)?;
             }
-            resolve_waits(conn, &env, &event, now_ms)?;
+            let resumed = resolve_waits(conn, &env, &event, now_ms)?;
             let mut claimed = Vec::new();
             for new in runs.iter().filter(|r| r.dispatch != "pull") {
                 if claimed.len() >= claim {
@@ -793,12 +800,20 @@ impl Store for SqliteStore {
                 run_ids: runs.into_iter().map(|r| r.id).collect(),
                 duplicate: false,
             };
-            Ok((emitted, claimed))
+            Ok(Stored { emitted, claimed, resumed })
         })
     }
 
-    fn claim_due(&self, now_ms: i64, limit: usize) -> BoxFuture<'_, StoreResult<Vec<Claimed>>> {
+    fn tick(&self, now_ms: i64, limit: usize) -> BoxFuture<'_, StoreResult<Tick>> {
         self.write(move |conn| {
+            // A pull worker that stopped heartbeating loses its runs.
+            let expired = conn
+                .prepare_cached(
+                    "UPDATE runs SET status = 'pending', due_ms = ?1, updated_ms = ?1, worker_id = NULL, \
+                     lease_token = NULL, lease_expires_ms = NULL \
+                     WHERE status = 'running' AND lease_expires_ms IS NOT NULL AND lease_expires_ms < ?1",
+                )?
+                .execute([now_ms])?;
             let due: Vec<Run> = conn
                 .prepare_cached(&format!(
                     "SELECT {RUN_COLUMNS} FROM runs WHERE due_ms IS NOT NULL AND due_ms <= ?1 \
@@ -819,17 +834,12 @@ impl Store for SqliteStore {
                 }
                 claimed.push(start_run(conn, &mut run, now_ms)?);
             }
-            Ok(claimed)
-        })
-    }
-
-    fn next_due(&self) -> BoxFuture<'_, StoreResult<Option<i64>>> {
-        self.read(|conn| {
-            Ok(conn
+            let next_due = conn
                 .prepare_cached(
                     "SELECT MIN(due_ms) FROM runs WHERE due_ms IS NOT NULL AND blocked = 0 AND status IN ('pending', 'waiting')",
                 )?
-                .query_row([], |r| r.get(0))?)
+                .query_row([], |r| r.get(0))?;
+            Ok(Tick { expired, claimed, next_due })
         })
     }
 
@@ -852,16 +862,20 @@ impl Store for SqliteStore {
         steps: Vec<StepResult>,
         outcome: Outcome,
         now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<()>> {
+    ) -> BoxFuture<'_, StoreResult<Finished>> {
         let run_id = run_id.to_owned();
         self.write(move |conn| {
             insert_steps(conn, &run_id, attempt, &steps, now_ms)?;
             let run = load_run(conn, &run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.clone()))?;
             if run.status != RunStatus::Running || run.attempt != attempt {
                 // Cancelled (or re-claimed) meanwhile: keep the steps, drop the outcome.
-                return Ok(());
+                return Ok(Finished::default());
             }
-            release_gates(conn, &run_id)?;
+            let mut finished = Finished {
+                status: None,
+                reschedule: release_gates(conn, &run_id)? > 0,
+                parent: run.parent.as_ref().map(|(id, _)| id.clone()),
+            };
             conn.prepare_cached(
                 "UPDATE runs SET worker_id = NULL, lease_token = NULL, lease_expires_ms = NULL WHERE id = ?1",
             )?
@@ -878,20 +892,24 @@ impl Store for SqliteStore {
                         "UPDATE runs SET status = 'completed', output = ?2, ended_ms = ?3, updated_ms = ?3, due_ms = NULL WHERE id = ?1",
                     )?
                     .execute(params![run_id, json_text(&output), now_ms])?;
-                    resolve_parent(conn, &run, Ok(&output), now_ms)?;
+                    finished.reschedule |= resolve_parent(conn, &run, Ok(&output), now_ms)?;
+                    finished.status = Some(RunStatus::Completed);
                 }
                 Outcome::Failed(error) => {
                     conn.prepare_cached(
                         "UPDATE runs SET status = 'failed', error = ?2, ended_ms = ?3, updated_ms = ?3, due_ms = NULL WHERE id = ?1",
                     )?
                     .execute(params![run_id, json_text(&error), now_ms])?;
-                    resolve_parent(conn, &run, Err(&error), now_ms)?;
+                    finished.reschedule |= resolve_parent(conn, &run, Err(&error), now_ms)?;
+                    finished.status = Some(RunStatus::Failed);
                 }
                 Outcome::Retry { due_ms, error } => {
                     conn.prepare_cached(
                         "UPDATE runs SET status = 'pending', attempt = attempt + 1, error = ?2, due_ms = ?3, updated_ms = ?4 WHERE id = ?1",
                     )?
                     .execute(params![run_id, json_text(&error), due_ms, now_ms])?;
+                    finished.status = Some(RunStatus::Pending);
+                    finished.reschedule = true;
                 }
                 Outcome::Suspended(s) => {
                     let Suspension { suspension, due_ms, wait, child, journal_now } = *s;
@@ -917,9 +935,11 @@ impl Store for SqliteStore {
                         "UPDATE runs SET status = ?2, due_ms = ?3, suspended_at = ?4, updated_ms = ?5 WHERE id = ?1",
                     )?
                     .execute(params![run_id, status, due, journal_now.is_none().then(|| json_text(&suspension)), now_ms])?;
+                    finished.status = Some(if journal_now.is_some() { RunStatus::Pending } else { RunStatus::Waiting });
+                    finished.reschedule = true;
                 }
             }
-            Ok(())
+            Ok(finished)
         })
     }
 
@@ -1099,18 +1119,6 @@ impl Store for SqliteStore {
                 stmt.execute(params![id, worker_id, until_ms])?;
             }
             Ok(())
-        })
-    }
-
-    fn expire_leases(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>> {
-        self.write(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "UPDATE runs SET status = 'pending', due_ms = ?1, updated_ms = ?1, worker_id = NULL, \
-                     lease_token = NULL, lease_expires_ms = NULL \
-                     WHERE status = 'running' AND lease_expires_ms IS NOT NULL AND lease_expires_ms < ?1",
-                )?
-                .execute([now_ms])?)
         })
     }
 

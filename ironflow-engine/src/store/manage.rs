@@ -139,11 +139,13 @@ impl SqliteStore {
         let (step_id, reason) = (step_id.to_owned(), reason.to_owned());
         let done = self.write(move |conn| {
             let patch = || -> ManageResult<StepRow> {
+                // A step id starts with its run's id (wire-protocol §2.1).
+                let run_prefix = step_id.split(':').next().unwrap_or_default();
                 let found: Option<(String, String, Option<String>)> = conn
                     .prepare_cached(
-                        "SELECT run_id, status, output FROM steps WHERE step_id = ?1 ORDER BY seq LIMIT 1",
+                        "SELECT run_id, status, output FROM steps WHERE run_id = ?1 AND step_id = ?2",
                     )?
-                    .query_row([&step_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .query_row([run_prefix, &step_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
                 let (run_id, status, previous) =
                     found.ok_or_else(|| ManageError::StepNotFound(step_id.clone()))?;

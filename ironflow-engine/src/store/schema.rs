@@ -332,10 +332,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (env, grp, pattern, seq)
     );
     "#,
-    // 11: `events_name` is covered by `events_env_name` (every lookup by
-    // name has the environment); one index less for every emit to write.
+    // 11: indexes every write paid for and no read needs. `events_name` is
+    // covered by `events_env_name` (every lookup by name has the
+    // environment); `steps_step_id` by the `(run_id, step_id)` key, since a
+    // step id starts with its run id (wire-protocol §2.1), which is how a
+    // step is found by id.
     r#"
     DROP INDEX IF EXISTS events_name;
+    DROP INDEX IF EXISTS steps_step_id;
     "#,
 ];
 

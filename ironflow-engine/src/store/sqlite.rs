@@ -158,6 +158,25 @@ impl SqliteStore {
         })
     }
 
+    /// Runs a lookup by key on the read connection: right here when the
+    /// connection is free (a point query takes microseconds, less than
+    /// handing it to a blocking thread and back), off the async runtime when
+    /// another read holds it.
+    pub(crate) fn read_point<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<R>> {
+        let inline = match self.reader.try_lock() {
+            Ok(conn) => Ok(f(&conn)),
+            Err(std::sync::TryLockError::Poisoned(e)) => Ok(f(&e.into_inner())),
+            Err(std::sync::TryLockError::WouldBlock) => Err(f),
+        };
+        match inline {
+            Ok(result) => Box::pin(std::future::ready(result)),
+            Err(f) => self.read(f),
+        }
+    }
+
     /// Runs `f` on the read connection, off the async runtime.
     pub(crate) fn read<R: Send + 'static>(
         &self,
@@ -971,7 +990,7 @@ impl Store for SqliteStore {
 
     fn event(&self, event_id: &str) -> BoxFuture<'_, StoreResult<Option<EventEnvelope>>> {
         let event_id = event_id.to_owned();
-        self.read(move |conn| match load_event(conn, &event_id) {
+        self.read_point(move |conn| match load_event(conn, &event_id) {
             Ok(event) => Ok(Some(event)),
             Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows)) => Ok(None),
             Err(e) => Err(e),
@@ -980,7 +999,7 @@ impl Store for SqliteStore {
 
     fn get_run(&self, run_id: &str) -> BoxFuture<'_, StoreResult<Option<Run>>> {
         let run_id = run_id.to_owned();
-        self.read(move |conn| load_run(conn, &run_id))
+        self.read_point(move |conn| load_run(conn, &run_id))
     }
 
     fn list_runs(

@@ -1105,7 +1105,7 @@ impl Store for SqliteStore {
         fence: Option<(i64, String)>,
     ) -> BoxFuture<'_, StoreResult<Fence>> {
         let (run_id, worker_id) = (run_id.to_owned(), worker_id.to_owned());
-        self.read(move |conn| {
+        self.read_point(move |conn| {
             let row: Option<(String, Option<String>, Option<String>, i64)> = conn
                 .prepare_cached(
                     "SELECT status, worker_id, lease_token, execution_seq FROM runs WHERE id = ?1",

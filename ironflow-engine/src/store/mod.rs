@@ -349,7 +349,7 @@ pub struct Wait {
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Stores an event and the runs it triggers, resolves waits it matches,
     /// and claims up to `claim` of the new runs that are not gated and not
-    /// pull-mode (as [`Store::claim_due`] would, saving the dispatcher a
+    /// pull-mode (as [`Store::tick`] would, saving the dispatcher a
     /// transaction); all in one durable transaction. A repeated idempotency
     /// key returns the first event's id and creates nothing.
     fn emit(

@@ -27,7 +27,17 @@ use super::{
 };
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-type WriteOp = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// The body of a queued operation: runs it, says whether it succeeded, and
+/// returns how to answer once its transaction's commit is known.
+type OpBody = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// An operation queued on the writer thread.
+struct WriteOp {
+    /// It changes data with at most one statement: SQLite undoes a failed
+    /// statement by itself, so it needs no savepoint of its own in a group.
+    one_statement: bool,
+    run: OpBody,
+}
 
 /// Most operations one transaction takes.
 const MAX_GROUP: usize = 512;
@@ -131,8 +141,25 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {
+        self.queue(false, f)
+    }
+
+    /// [`write`](Self::write) for an `f` that changes data with at most one
+    /// SQL statement (it runs without a savepoint in a group commit).
+    pub(crate) fn write_statement<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<R>> {
+        self.queue(true, f)
+    }
+
+    fn queue<R: Send + 'static>(
+        &self,
+        one_statement: bool,
+        f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<R>> {
         let (tx, rx) = oneshot::channel();
-        let op: WriteOp = Box::new(move |conn| {
+        let run: OpBody = Box::new(move |conn: &Connection| {
             let result = f(conn);
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |commit| {
@@ -143,6 +170,7 @@ impl SqliteStore {
             });
             (ok, reply)
         });
+        let op = WriteOp { one_statement, run };
         let sent = self
             .writer
             .lock()
@@ -233,7 +261,7 @@ fn writer_loop(
         }
         if let Err(e) = exec("BEGIN IMMEDIATE") {
             for op in group {
-                let (_, reply) = op(&conn);
+                let (_, reply) = (op.run)(&conn);
                 reply(Err(e.clone()));
             }
             continue;
@@ -242,7 +270,7 @@ fn writer_loop(
         // whole transaction (and is answered with its own error).
         if group.len() == 1 {
             let op = group.pop().expect("one op");
-            let (ok, reply) = op(&conn);
+            let (ok, reply) = (op.run)(&conn);
             if ok {
                 reply(commit());
             } else {
@@ -253,8 +281,13 @@ fn writer_loop(
         }
         let mut replies = Vec::with_capacity(group.len());
         for op in group {
+            if op.one_statement {
+                let (_, reply) = (op.run)(&conn);
+                replies.push(reply);
+                continue;
+            }
             let saved = exec("SAVEPOINT op");
-            let (ok, reply) = op(&conn);
+            let (ok, reply) = (op.run)(&conn);
             if saved.is_ok() {
                 let released = if ok {
                     exec("RELEASE op")
@@ -806,19 +839,38 @@ impl Store for SqliteStore {
                 if claimed.len() >= claim {
                     break;
                 }
-                if gated(conn, &new.id, false)? {
+                // Only a run with a concurrency group or an actor can be gated.
+                let may_wait = new.concurrency.is_some() || new.actor.is_some();
+                if may_wait && gated(conn, &new.id, false)? {
                     conn.prepare_cached("UPDATE runs SET blocked = 1 WHERE id = ?1")?
                         .execute([&new.id])?;
                     continue;
                 }
-                let Some(mut run) = load_run(conn, &new.id)? else { continue };
-                // The journal of a new run is empty; its event is at hand.
                 conn.prepare_cached(
                     "UPDATE runs SET status = 'running', due_ms = NULL, updated_ms = ?2 WHERE id = ?1",
                 )?
-                .execute(params![run.id, now_ms])?;
-                run.status = RunStatus::Running;
-                run.due_ms = None;
+                .execute(params![new.id, now_ms])?;
+                // The row as just written; the journal of a new run is empty
+                // and its event is at hand.
+                let run = Run {
+                    id: new.id.clone(),
+                    function_id: new.function_id.clone(),
+                    event_id: event.id.clone(),
+                    status: RunStatus::Running,
+                    attempt: 1,
+                    max_attempts: new.max_attempts.max(1),
+                    output: None,
+                    error: None,
+                    created_ms: now_ms,
+                    updated_ms: now_ms,
+                    ended_ms: None,
+                    due_ms: None,
+                    parent: new.parent.clone(),
+                    suspended_at: None,
+                    fingerprint: None,
+                    fingerprint_changed: false,
+                    env: env.clone(),
+                };
                 claimed.push(Claimed { run, event: event.clone(), journal: Vec::new() });
             }
             let emitted = Emitted {
@@ -877,7 +929,14 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, StoreResult<()>> {
         let run_id = run_id.to_owned();
         let now = crate::now_ms();
-        self.write(move |conn| insert_steps(conn, &run_id, attempt, &steps, now))
+        // One step is one statement (a strict sink records them one by one).
+        let one = steps.len() == 1;
+        let write = move |conn: &Connection| insert_steps(conn, &run_id, attempt, &steps, now);
+        if one {
+            self.write_statement(write)
+        } else {
+            self.write(write)
+        }
     }
 
     fn finish(
@@ -902,14 +961,11 @@ impl Store for SqliteStore {
                 reschedule: release_gates(conn, &run_id)? > 0,
                 parent: run.parent.as_ref().map(|(id, _)| id.clone()),
             };
-            conn.prepare_cached(
-                "UPDATE runs SET worker_id = NULL, lease_token = NULL, lease_expires_ms = NULL WHERE id = ?1",
-            )?
-            .execute([&run_id])?;
             let fp = format!("{fingerprint:016x}");
             let changed = run.fingerprint.as_deref().is_some_and(|old| old != fp);
             conn.prepare_cached(
-                "UPDATE runs SET fingerprint = ?2, fingerprint_changed = fingerprint_changed OR ?3 WHERE id = ?1",
+                "UPDATE runs SET worker_id = NULL, lease_token = NULL, lease_expires_ms = NULL, \
+                 fingerprint = ?2, fingerprint_changed = fingerprint_changed OR ?3 WHERE id = ?1",
             )?
             .execute(params![run_id, fp, changed])?;
             match outcome {
@@ -1194,5 +1250,99 @@ impl Store for SqliteStore {
                 )?
                 .execute([now_ms])?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(run_id: &str, name: &str) -> StepResult {
+        StepResult {
+            id: format!("{run_id}:{name}:0"),
+            name: name.to_owned(),
+            kind: StepType::Invoke,
+            status: StepStatus::Completed,
+            output: Some(Value::String(name.to_owned())),
+            error: None,
+            started_at: String::new(),
+            ended_at: String::new(),
+            duration_ms: 0,
+            compensation_for: None,
+        }
+    }
+
+    /// Failing operations in one group commit are undone alone, the
+    /// one-statement kind (no savepoint) as well as the savepoint kind; the
+    /// others of the group commit.
+    #[tokio::test]
+    async fn a_failing_operation_leaves_the_rest_of_its_group_committed() {
+        let dir = std::env::temp_dir().join(crate::new_id("ironflow-group-test"));
+        let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+        let event = EventEnvelope {
+            id: "evt_1".to_owned(),
+            name: "e".to_owned(),
+            data: Value::Null,
+            timestamp: "2026-01-01T00:00:00Z".to_owned(),
+            version: Some(1),
+            idempotency_key: None,
+            source: None,
+            metadata: None,
+        };
+        let run = NewRun {
+            id: "run_a".to_owned(),
+            function_id: "f".to_owned(),
+            max_attempts: 1,
+            parent: None,
+            concurrency: None,
+            actor: None,
+            dispatch: "pull",
+        };
+        store.emit("default", event, vec![run], 0, 0).await.unwrap();
+
+        // Hold the writer so that what follows queues up behind it and is
+        // taken as one group (with the held operation or after it).
+        let (release, held) = mpsc::channel::<()>();
+        let holding = store.write(move |_| {
+            let _ = held.recv();
+            Ok(())
+        });
+        let one = store.record_steps("run_a", 1, vec![step("run_a", "one")]);
+        // No such run: the foreign key fails the statement.
+        let orphan = store.record_steps("run_gone", 1, vec![step("run_gone", "x")]);
+        let orphans = store.record_steps(
+            "run_gone",
+            1,
+            vec![step("run_gone", "y"), step("run_gone", "z")],
+        );
+        // Writes a row, then fails: its savepoint must undo the row.
+        let partial = store.write(|conn| {
+            insert_steps(conn, "run_a", 1, &[step("run_a", "partial")], 0)?;
+            Err::<(), _>(StoreError::Closed)
+        });
+        let two = store.record_steps(
+            "run_a",
+            1,
+            vec![step("run_a", "two"), step("run_a", "three")],
+        );
+        release.send(()).unwrap();
+        holding.await.unwrap();
+        one.await.unwrap();
+        assert!(orphan.await.is_err());
+        assert!(orphans.await.is_err());
+        assert!(partial.await.is_err());
+        two.await.unwrap();
+
+        let names: Vec<String> = store
+            .steps("run_a")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["one", "two", "three"]);
+        assert!(store.steps("run_gone").await.unwrap().is_empty());
+        store.close();
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -265,9 +265,6 @@ pub struct Stored {
 /// What [`Store::finish`] changed, for the scheduler's wake-ups.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Finished {
-    /// The run's status afterwards; `None` when the outcome was dropped (the
-    /// run was cancelled or claimed again meanwhile).
-    pub status: Option<RunStatus>,
     /// Whether runs may have become due or the next timer moved: a retry or
     /// suspension was scheduled, a child was created, gated runs were
     /// released or a parent resumed. The dispatch loop must look again.

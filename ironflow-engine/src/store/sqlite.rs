@@ -957,7 +957,6 @@ impl Store for SqliteStore {
                 return Ok(Finished::default());
             }
             let mut finished = Finished {
-                status: None,
                 reschedule: release_gates(conn, &run_id)? > 0,
                 parent: run.parent.as_ref().map(|(id, _)| id.clone()),
             };
@@ -975,7 +974,6 @@ impl Store for SqliteStore {
                     )?
                     .execute(params![run_id, json_text(&output), now_ms])?;
                     finished.reschedule |= resolve_parent(conn, &run, Ok(&output), now_ms)?;
-                    finished.status = Some(RunStatus::Completed);
                 }
                 Outcome::Failed(error) => {
                     conn.prepare_cached(
@@ -983,14 +981,12 @@ impl Store for SqliteStore {
                     )?
                     .execute(params![run_id, json_text(&error), now_ms])?;
                     finished.reschedule |= resolve_parent(conn, &run, Err(&error), now_ms)?;
-                    finished.status = Some(RunStatus::Failed);
                 }
                 Outcome::Retry { due_ms, error } => {
                     conn.prepare_cached(
                         "UPDATE runs SET status = 'pending', attempt = attempt + 1, error = ?2, due_ms = ?3, updated_ms = ?4 WHERE id = ?1",
                     )?
                     .execute(params![run_id, json_text(&error), due_ms, now_ms])?;
-                    finished.status = Some(RunStatus::Pending);
                     finished.reschedule = true;
                 }
                 Outcome::Suspended(s) => {
@@ -1017,7 +1013,6 @@ impl Store for SqliteStore {
                         "UPDATE runs SET status = ?2, due_ms = ?3, suspended_at = ?4, updated_ms = ?5 WHERE id = ?1",
                     )?
                     .execute(params![run_id, status, due, journal_now.is_none().then(|| json_text(&suspension)), now_ms])?;
-                    finished.status = Some(if journal_now.is_some() { RunStatus::Pending } else { RunStatus::Waiting });
                     finished.reschedule = true;
                 }
             }

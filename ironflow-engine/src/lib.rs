@@ -338,16 +338,20 @@ impl Engine {
     ) -> Result<Run, EngineError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let watch = self.scheduler.watchers().watch(run_id);
+        let mut latest = None;
         loop {
             // Register for the next change before reading, so a change
             // between the read and the wait is not missed.
             let changed = watch.changed();
             let mut changed = std::pin::pin!(changed);
             changed.as_mut().enable();
-            let run = self
-                .run(run_id)
-                .await?
-                .ok_or_else(|| EngineError::RunNotFound(run_id.to_owned()))?;
+            let run = match latest.take() {
+                Some(run) => run,
+                None => self
+                    .run(run_id)
+                    .await?
+                    .ok_or_else(|| EngineError::RunNotFound(run_id.to_owned()))?,
+            };
             if run.status == status || run.status.is_terminal() {
                 return Ok(run);
             }
@@ -360,7 +364,10 @@ impl Engine {
             }
             // Re-read at least every second, whatever happens.
             let wake = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
-            let _ = tokio::time::timeout_at(wake, changed).await;
+            if tokio::time::timeout_at(wake, changed).await.is_ok() {
+                // The change may say what it left; otherwise read again.
+                latest = watch.latest();
+            }
         }
     }
 

@@ -404,7 +404,10 @@ impl Scheduler {
             .await;
         match finished {
             Ok(finished) => {
-                self.watchers.notify(run_id);
+                match &finished.ended {
+                    Some(run) => self.watchers.changed_to(run),
+                    None => self.watchers.notify(run_id),
+                }
                 if let Some(parent) = &finished.parent {
                     self.watchers.notify(parent);
                 }

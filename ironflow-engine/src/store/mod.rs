@@ -271,6 +271,8 @@ pub struct Finished {
     pub reschedule: bool,
     /// The parent whose `invoke` step this run's end resolved.
     pub parent: Option<String>,
+    /// The run as it ended (completed or failed), for whoever waits for it.
+    pub ended: Option<Run>,
 }
 
 /// One pass of the dispatch loop ([`Store::tick`]).

@@ -213,14 +213,21 @@ impl SqliteStore {
         })
     }
 
-    /// Runs a lookup by key on the read connection: right here when the
-    /// connection is free (a point query takes microseconds, less than
-    /// handing it to a blocking thread and back), off the async runtime when
-    /// another read holds it.
+    /// Runs a lookup by key right here when a connection is free (a point
+    /// query takes microseconds, less than handing it to a blocking thread
+    /// and back), off the async runtime when none is. The idle write
+    /// connection is tried first: its page cache holds what was just
+    /// written, which the read connection would have to read again after
+    /// every commit.
     pub(crate) fn read_point<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {
+        if self.writer.queued.load(Ordering::SeqCst) == 0 {
+            if let Ok(conn) = self.writer.conn.try_lock() {
+                return Box::pin(std::future::ready(f(&conn)));
+            }
+        }
         let inline = match self.reader.try_lock() {
             Ok(conn) => Ok(f(&conn)),
             Err(std::sync::TryLockError::Poisoned(e)) => Ok(f(&e.into_inner())),
@@ -1005,28 +1012,45 @@ impl Store for SqliteStore {
             let mut finished = Finished {
                 reschedule: release_gates(conn, &run_id)? > 0,
                 parent: run.parent.as_ref().map(|(id, _)| id.clone()),
+                ended: None,
             };
             let fp = format!("{fingerprint:016x}");
             let changed = run.fingerprint.as_deref().is_some_and(|old| old != fp);
-            conn.prepare_cached(
-                "UPDATE runs SET worker_id = NULL, lease_token = NULL, lease_expires_ms = NULL, \
-                 fingerprint = ?2, fingerprint_changed = fingerprint_changed OR ?3 WHERE id = ?1",
-            )?
-            .execute(params![run_id, fp, changed])?;
+            // The run as an end leaves it (the row's update, in memory).
+            let ended = |status: RunStatus, output: Option<&Value>, error: Option<&Value>| Run {
+                status,
+                output: output.cloned().or_else(|| run.output.clone()),
+                error: error.cloned().or_else(|| run.error.clone()),
+                ended_ms: Some(now_ms),
+                updated_ms: now_ms,
+                due_ms: None,
+                fingerprint: Some(fp.clone()),
+                fingerprint_changed: run.fingerprint_changed || changed,
+                ..run.clone()
+            };
+            // An end clears the lease and records the fingerprint in the
+            // same statement; the other outcomes do that first.
+            const END: &str = "ended_ms = ?3, updated_ms = ?3, due_ms = NULL, worker_id = NULL, lease_token = NULL, \
+                lease_expires_ms = NULL, fingerprint = ?4, fingerprint_changed = fingerprint_changed OR ?5 WHERE id = ?1";
+            if matches!(outcome, Outcome::Retry { .. } | Outcome::Suspended(_)) {
+                conn.prepare_cached(
+                    "UPDATE runs SET worker_id = NULL, lease_token = NULL, lease_expires_ms = NULL, \
+                     fingerprint = ?2, fingerprint_changed = fingerprint_changed OR ?3 WHERE id = ?1",
+                )?
+                .execute(params![run_id, fp, changed])?;
+            }
             match outcome {
                 Outcome::Completed(output) => {
-                    conn.prepare_cached(
-                        "UPDATE runs SET status = 'completed', output = ?2, ended_ms = ?3, updated_ms = ?3, due_ms = NULL WHERE id = ?1",
-                    )?
-                    .execute(params![run_id, json_text(&output), now_ms])?;
+                    conn.prepare_cached(&format!("UPDATE runs SET status = 'completed', output = ?2, {END}"))?
+                        .execute(params![run_id, json_text(&output), now_ms, fp, changed])?;
                     finished.reschedule |= resolve_parent(conn, &run, Ok(&output), now_ms)?;
+                    finished.ended = Some(ended(RunStatus::Completed, Some(&output), None));
                 }
                 Outcome::Failed(error) => {
-                    conn.prepare_cached(
-                        "UPDATE runs SET status = 'failed', error = ?2, ended_ms = ?3, updated_ms = ?3, due_ms = NULL WHERE id = ?1",
-                    )?
-                    .execute(params![run_id, json_text(&error), now_ms])?;
+                    conn.prepare_cached(&format!("UPDATE runs SET status = 'failed', error = ?2, {END}"))?
+                        .execute(params![run_id, json_text(&error), now_ms, fp, changed])?;
                     finished.reschedule |= resolve_parent(conn, &run, Err(&error), now_ms)?;
+                    finished.ended = Some(ended(RunStatus::Failed, None, Some(&error)));
                 }
                 Outcome::Retry { due_ms, error } => {
                     conn.prepare_cached(

@@ -18,7 +18,11 @@ pub async fn serve_on_loopback(router: axum::Router) -> String {
         .await
         .expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    tokio::spawn(async move {
+        ironflow_engine::api::serve(listener, router)
+            .await
+            .expect("serve")
+    });
     base
 }
 

@@ -8,6 +8,7 @@
 //! On start it registers its functions with the engine (`RegisterFunction`
 //! with its `endpointUrl`); the engine then POSTs signed invocations here.
 
+use axum::serve::ListenerExt;
 use ironflow::Registry;
 use ironflow::serve::Serve;
 use ironflow_examples::orders::{process_order, send_confirmation};
@@ -25,7 +26,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let engine =
         std::env::var("IRONFLOW_SERVER_URL").unwrap_or_else(|_| "http://localhost:9123".into());
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    // Invocations and their replies are small: send them at once (no
+    // Nagle delay), as the engine's own server does.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await?
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
     let app = axum::Router::new().route(
         "/api/ironflow",
         Serve::new(registry.clone())

@@ -116,10 +116,13 @@ struct HttpFigures {
     runs_per_s: f64,
 }
 
+/// Serves `router` on loopback as `ironflow serve` does (`api::serve`, with
+/// `TCP_NODELAY`); the push app is served the same way, as the push
+/// example does.
 async fn serve_on_loopback(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(async move { api::serve(listener, router).await.unwrap() });
     base
 }
 

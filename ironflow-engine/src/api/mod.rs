@@ -221,6 +221,20 @@ fn reply(value: Value) -> ApiResult {
     Ok(axum::Json(value).into_response())
 }
 
+/// Serves `router` on `listener` until the server fails, with
+/// `TCP_NODELAY` on every connection: replies are small, and without it a
+/// reply can wait for the client's acknowledgement of the previous segment
+/// (about 30 µs per request on loopback, more across a network).
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router).await
+}
+
 /// Builds the router for `engine` without authentication (dev mode),
 /// rejecting bodies over `max_body_bytes`. Pull leases last 60 s without a
 /// heartbeat or checkpoint.

@@ -525,7 +525,7 @@ async fn serve(
     let options = api::ApiOptions::default()
         .max_body_bytes(max_body_bytes)
         .auth(mode);
-    axum::serve(listener, api::router_with(engine, options))
+    api::serve(listener, api::router_with(engine, options))
         .await
         .map_err(|e| e.to_string())
 }

@@ -781,6 +781,61 @@ mod pull {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_poll_is_handed_a_new_run_by_its_emit() {
+        let (engine, api) = Api::start("pull-handoff", Duration::from_secs(60)).await;
+        let (status, reply) = api
+            .post("/ironflow.v1.IronflowService/RegisterFunction", json!({
+                "id": "remote-3", "triggers": [{ "event": "remote.started" }], "preferredMode": "EXECUTION_MODE_PULL"
+            }))
+            .await;
+        assert_eq!(status, 200, "{reply}");
+        api.register("w-1").await;
+        let poll = {
+            let (http, base) = (api.http.clone(), api.base.clone());
+            tokio::spawn(async move {
+                let url = format!("{base}/api/v1/workers/w-1/jobs?available=1&wait=20");
+                let response = http.get(url).send().await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                response.json::<Value>().await.unwrap()
+            })
+        };
+        while engine.waiting_polls() == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let commits = engine.store().commits();
+        let run_id = engine
+            .emit("remote.started", json!({ "n": 7 }))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let jobs = tokio::time::timeout(WAIT, poll).await.unwrap().unwrap();
+        let job = &jobs["jobs"][0];
+        assert_eq!(job["run_id"], run_id.as_str());
+        assert_eq!(job["event"]["data"], json!({ "n": 7 }));
+        assert_eq!(job["execution_seq"], 1);
+        assert_eq!(
+            engine.store().commits(),
+            commits + 1,
+            "the run was leased in the emit's commit, not in one of its own"
+        );
+        assert_eq!(engine.waiting_polls(), 0);
+        let run = engine.run(&run_id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Running);
+        // The lease is a real one: the worker acks and completes with it.
+        let fence = json!({ "run_id": run_id, "execution_seq": job["execution_seq"], "lease_token": job["lease_token"] });
+        let job_path = format!("/api/v1/workers/w-1/jobs/{run_id}");
+        assert_eq!(api.put(&format!("{job_path}/ack"), fence).await.0, 200);
+        let done = json!({ "status": "completed", "output": 7, "steps": [], "step_offset": 0,
+                           "execution_seq": job["execution_seq"], "lease_token": job["lease_token"] });
+        assert_eq!(api.put(&job_path, done).await.0, 200);
+        assert_eq!(
+            engine.wait_for_run(&run_id, WAIT).await.unwrap().output,
+            Some(json!(7))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_idle_poll_is_held_and_answered_204() {
         let (_engine, api) = Api::start("pull-idle", Duration::from_secs(60)).await;
         api.register("w-1").await;
@@ -1306,6 +1361,19 @@ mod recorded {
             }
         }
 
+        // The invoker's recorded yield invokes `child-fn`. Registered as a
+        // pull function no worker here serves, its run waits, and so does
+        // the invoker (an unknown function would fail the child at once and
+        // make the invoker due again, racing the check below).
+        let (status, reply) = send(
+            "POST",
+            "/ironflow.v1.IronflowService/RegisterFunction",
+            Some(
+                json!({ "id": "child-fn", "triggers": [], "preferredMode": "EXECUTION_MODE_PULL" }),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{reply}");
         // One order.created event triggers all five functions (the saga's
         // expression `event.data.amount > 100` holds for 4200).
         let emitted = engine
@@ -1397,7 +1465,7 @@ mod recorded {
             let run = engine
                 .wait_for_status(run_id, expected, WAIT)
                 .await
-                .unwrap();
+                .unwrap_or_else(|e| panic!("{file} ({function}): {e}"));
             assert_eq!(run.status, expected, "{file}: {run:?}");
             if function == "three-steps" {
                 assert_eq!(

@@ -256,6 +256,13 @@ impl Engine {
             .await?)
     }
 
+    /// How many pull workers' long polls are waiting for work right now
+    /// (a new run of a function one of them serves is handed to it in the
+    /// emit's own transaction).
+    pub fn waiting_polls(&self) -> usize {
+        self.scheduler.pollers.len()
+    }
+
     pub(crate) fn scheduler(&self) -> &Arc<Scheduler> {
         &self.scheduler
     }

@@ -449,14 +449,7 @@ pub(super) async fn poll(
             )
             .await
         {
-            Ok(leased) if !leased.is_empty() => {
-                let jobs: Vec<Value> = leased.iter().map(assignment).collect();
-                let mut response = axum::Json(json!({ "jobs": jobs })).into_response();
-                response
-                    .headers_mut()
-                    .insert("Ironflow-Poll-Wait", HeaderValue::from_static("0"));
-                return response;
-            }
+            Ok(leased) if !leased.is_empty() => return jobs_reply(&leased),
             Ok(_) => {}
             Err(e) => {
                 return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string());
@@ -472,9 +465,35 @@ pub(super) async fn poll(
             }
             return response;
         }
-        // Sleeping runs become due without a notification: look again at least every second.
-        let _ = tokio::time::timeout((deadline - now).min(Duration::from_secs(1)), notified).await;
+        // Wait to be handed a new run by its emit, or for a notification
+        // (runs that became due otherwise); sleeping runs become due
+        // without one: look again at least every second.
+        let mut waiting =
+            scheduler
+                .pollers
+                .wait(&caller.env, &worker_id, &function_ids, lease_ms, available);
+        let pause = (deadline - now).min(Duration::from_secs(1));
+        let first = tokio::select! {
+            first = waiting.first() => first,
+            _ = tokio::time::timeout(pause, notified) => None,
+        };
+        // Runs handed over meanwhile join the reply.
+        let mut jobs: Vec<Leased> = first.into_iter().collect();
+        jobs.extend(waiting.close().await);
+        if !jobs.is_empty() {
+            return jobs_reply(&jobs);
+        }
     }
+}
+
+/// A poll's reply with jobs (§3.4).
+fn jobs_reply(leased: &[Leased]) -> Response {
+    let jobs: Vec<Value> = leased.iter().map(assignment).collect();
+    let mut response = axum::Json(json!({ "jobs": jobs })).into_response();
+    response
+        .headers_mut()
+        .insert("Ironflow-Poll-Wait", HeaderValue::from_static("0"));
+    response
 }
 
 // ---- ack and updates (§3.5, §3.6) ----

@@ -17,16 +17,18 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::dispatch;
 use crate::store::{
-    Claimed, Emitted, NewRun, Outcome, SqliteStore, Store, Stored, Suspension, Tick, Wait,
+    Claimed, Emitted, LeaseTo, NewRun, Outcome, SqliteStore, Store, Stored, Suspension, Tick, Wait,
 };
 use crate::{EngineConfig, EngineError, new_id, now_ms};
 
 mod cron;
 pub(crate) mod function;
+mod pollers;
 mod trigger;
 mod watch;
 
 use function::{Dispatch, FunctionDef};
+pub(crate) use pollers::Pollers;
 use trigger::Triggers;
 pub(crate) use watch::Watchers;
 
@@ -41,6 +43,8 @@ pub(crate) struct Scheduler {
     watchers: Watchers,
     /// Signalled when pull-mode runs may have become due (long polls wait on it).
     pub(crate) jobs_available: Notify,
+    /// Long polls waiting for work, which new runs are handed to directly.
+    pub(crate) pollers: Pollers,
     slots: Arc<Semaphore>,
     /// This scheduler, for tasks spawned from `&self` methods.
     me: std::sync::Weak<Scheduler>,
@@ -83,6 +87,7 @@ impl Scheduler {
             wake: Notify::new(),
             watchers: Watchers::default(),
             jobs_available: Notify::new(),
+            pollers: Pollers::default(),
             functions_changed: Notify::new(),
             stopped: AtomicBool::new(false),
         });
@@ -168,8 +173,24 @@ impl Scheduler {
         &self,
         env: &str,
         event: EventEnvelope,
-        runs: Vec<NewRun>,
+        mut runs: Vec<NewRun>,
     ) -> Result<Emitted, EngineError> {
+        // New pull runs go to workers waiting in a long poll, leased in the
+        // emit's transaction (runs with concurrency or actor keys take the
+        // queue, where their groups are checked).
+        let mut handoffs = Vec::new();
+        for run in runs
+            .iter_mut()
+            .filter(|r| r.dispatch == "pull" && r.concurrency.is_none() && r.actor.is_none())
+        {
+            if let Some(handoff) = self.pollers.take(env, &run.function_id) {
+                run.lease_to = Some(LeaseTo {
+                    worker_id: handoff.worker_id.clone(),
+                    lease_ms: handoff.lease_ms,
+                });
+                handoffs.push((run.id.clone(), handoff));
+            }
+        }
         // Runs this process dispatches start from the emit's own commit when
         // a slot is free; the rest wait for the dispatch loop.
         let me = self.me.upgrade();
@@ -186,14 +207,34 @@ impl Scheduler {
         }
         let direct_runs = runs.iter().filter(|r| r.dispatch != "pull").count();
         let pull = runs.len() - direct_runs;
+        // If the emit fails, the handoffs are dropped and their polls look
+        // again.
         let Stored {
             emitted,
             claimed,
+            leased,
             resumed,
         } = self
             .store
             .emit(env, event, runs, permits.len(), now_ms())
             .await?;
+        let handed = leased.len();
+        for leased in leased {
+            let at = handoffs
+                .iter()
+                .position(|(id, _)| *id == leased.claimed.run.id);
+            let Some((_, handoff)) = at.map(|i| handoffs.swap_remove(i)) else {
+                continue;
+            };
+            let worker_id = handoff.worker_id.clone();
+            if let Err(leased) = handoff.send(leased) {
+                // The poll went away meanwhile: end the lease now, so the
+                // dispatch loop requeues the run for another worker.
+                let run_id = leased.claimed.run.id;
+                self.store.renew(vec![run_id], &worker_id, 0).await?;
+                self.wake();
+            }
+        }
         // The dispatch loop looks again only for what was not started here:
         // runs without a free slot or gated, and runs the event resumed.
         if claimed.len() < direct_runs || resumed > 0 {
@@ -201,7 +242,7 @@ impl Scheduler {
         }
         if resumed > 0 {
             self.notify_runs();
-        } else if pull > 0 {
+        } else if pull > handed {
             self.jobs_available.notify_waiters();
         }
         for (job, permit) in claimed.into_iter().zip(permits) {
@@ -594,6 +635,7 @@ impl Scheduler {
                 concurrency: None,
                 actor: None,
                 dispatch: "local",
+                lease_to: None,
             },
         };
         (run, event)
@@ -629,6 +671,7 @@ fn new_run(
         }),
         actor: function.actor_key.as_deref().map(group),
         dispatch: function.dispatch.column(),
+        lease_to: None,
     }
 }
 

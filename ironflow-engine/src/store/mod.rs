@@ -214,6 +214,44 @@ pub struct NewRun {
     pub actor: Option<String>,
     /// `local` (in-process) or `pull` (claimed by workers).
     pub dispatch: &'static str,
+    /// A pull worker waiting for work that the run is leased to in the
+    /// emit's transaction (runs without concurrency or actor keys only).
+    pub lease_to: Option<LeaseTo>,
+}
+
+impl NewRun {
+    /// A new run's row as the emit that started it left it (its journal is
+    /// empty and its event at hand, so nothing is read back).
+    pub(crate) fn started(&self, event_id: &str, env: &str, now_ms: i64) -> Run {
+        Run {
+            id: self.id.clone(),
+            function_id: self.function_id.clone(),
+            event_id: event_id.to_owned(),
+            status: RunStatus::Running,
+            attempt: 1,
+            max_attempts: self.max_attempts.max(1),
+            output: None,
+            error: None,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            ended_ms: None,
+            due_ms: None,
+            parent: self.parent.clone(),
+            suspended_at: None,
+            fingerprint: None,
+            fingerprint_changed: false,
+            env: env.to_owned(),
+        }
+    }
+}
+
+/// Whom [`Store::emit`] leases a new pull run to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseTo {
+    /// The worker.
+    pub worker_id: String,
+    /// How long the lease lasts without a heartbeat or checkpoint, in ms.
+    pub lease_ms: i64,
 }
 
 /// A run leased to a pull worker, with its fence (§3.4, §3.5).
@@ -258,6 +296,8 @@ pub struct Stored {
     pub emitted: Emitted,
     /// The new runs claimed for dispatch in the same transaction.
     pub claimed: Vec<Claimed>,
+    /// The new runs leased to waiting pull workers ([`NewRun::lease_to`]).
+    pub leased: Vec<Leased>,
     /// Waiting runs the event resumed (`wait_for_event`), now due.
     pub resumed: usize,
 }

@@ -1,10 +1,11 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
 //!
-//! All writes go through one write connection. When it is idle, the task
-//! that writes commits right where it runs (no hand-off to another thread
-//! and back, which costs more than the SQL of a small transaction). While a
-//! transaction is in progress, writes queue for the writer thread, which
-//! commits them in groups: every operation waiting when a transaction starts
+//! All writes go through one write connection. When the store is quiet, the
+//! task that writes commits right where it runs (no hand-off to another
+//! thread and back, which costs more than the SQL of a small transaction).
+//! When it is busy (a transaction in progress, or the writer thread
+//! committed moments ago), writes queue for the writer thread, which commits
+//! them in groups without holding up the async runtime's threads: every operation waiting when a transaction starts
 //! joins it (each inside its own savepoint, so one failing operation does not
 //! undo the others), and all of them are answered after the one fsync of the
 //! commit. Reads use a separate connection, which WAL lets run beside the
@@ -63,6 +64,9 @@ struct Writer {
     conn: Mutex<Connection>,
     /// Operations sent to the writer thread and not yet taken by it.
     queued: AtomicUsize,
+    /// When the writer thread last finished a group, in µs since `epoch`.
+    busy_until_us: AtomicU64,
+    epoch: std::time::Instant,
     commits: AtomicU64,
     notify: tokio::sync::watch::Sender<u64>,
 }
@@ -111,6 +115,8 @@ impl SqliteStore {
         let writer = Arc::new(Writer {
             conn: Mutex::new(writer_conn),
             queued: AtomicUsize::new(0),
+            busy_until_us: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
             commits: AtomicU64::new(0),
             notify,
         });
@@ -198,9 +204,9 @@ impl SqliteStore {
             };
             // Commit here when nothing is queued and no transaction is in
             // progress; otherwise join the writer thread's next group.
-            let op = match writer.queued.load(Ordering::SeqCst) {
-                0 => writer.try_commit(op),
-                _ => Some(op),
+            let op = match writer.quiet() {
+                true => writer.try_commit(op),
+                false => Some(op),
             };
             if let Some(op) = op {
                 writer.queued.fetch_add(1, Ordering::SeqCst);
@@ -223,7 +229,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {
-        if self.writer.queued.load(Ordering::SeqCst) == 0 {
+        if self.writer.quiet() {
             if let Ok(conn) = self.writer.conn.try_lock() {
                 return Box::pin(std::future::ready(f(&conn)));
             }
@@ -275,11 +281,31 @@ fn writer_loop(writer: &Writer, rx: mpsc::Receiver<WriteOp>) {
             }
         }
         writer.queued.fetch_sub(group.len(), Ordering::SeqCst);
+        let batched = group.len() > 1;
         writer.commit_group(&conn, group);
+        if batched {
+            let now = writer.epoch.elapsed().as_micros() as u64;
+            writer
+                .busy_until_us
+                .store(now + BUSY_FOR_US, Ordering::SeqCst);
+        }
     }
 }
 
+/// How long after the writer thread committed a group of several writes
+/// the next ones keep queueing for it rather than committing where they
+/// run: under such load more writes are about to arrive, and they batch
+/// better on the writer thread, with no runtime thread blocked on a sync.
+/// (A group of one only means two writes met by chance.)
+const BUSY_FOR_US: u64 = 500;
+
 impl Writer {
+    /// Nothing queued and the writer thread idle for a while.
+    fn quiet(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) == 0
+            && self.epoch.elapsed().as_micros() as u64 >= self.busy_until_us.load(Ordering::SeqCst)
+    }
+
     /// Commits `op` on the calling thread if the connection is free;
     /// gives it back otherwise.
     fn try_commit(&self, op: WriteOp) -> Option<WriteOp> {
@@ -597,13 +623,14 @@ fn insert_run(
     run: &NewRun,
     event_id: &str,
     now_ms: i64,
+    due_ms: Option<i64>,
 ) -> StoreResult<()> {
     let (parent, parent_step) = run.parent.clone().unzip();
     let (group, limit) = run.concurrency.clone().unzip();
     conn.prepare_cached(
         "INSERT INTO runs (id, function_id, event_id, status, attempt, max_attempts, created_ms, updated_ms, due_ms, \
          parent_run_id, parent_step_id, concurrency_key, concurrency_limit, actor_key, dispatch, env) \
-         VALUES (?1, ?2, ?3, 'pending', 1, ?4, ?5, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         VALUES (?1, ?2, ?3, 'pending', 1, ?4, ?5, ?5, ?13, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         run.id,
@@ -617,9 +644,23 @@ fn insert_run(
         limit,
         run.actor,
         run.dispatch,
-        env
+        env,
+        due_ms
     ])?;
     Ok(())
+}
+
+/// How [`Store::emit`] starts a new run.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    /// Queued, due now, for the dispatch loop or a poll.
+    Queue,
+    /// Claimed for dispatch in the emit's transaction.
+    Claim,
+    /// Claimed unless its concurrency group or actor is busy.
+    ClaimIfFree,
+    /// Leased to the waiting pull worker of [`NewRun::lease_to`].
+    Lease,
 }
 
 /// Marks a due run running (resolving the deadline it woke at) and loads
@@ -879,59 +920,88 @@ impl Store for SqliteStore {
                         run_ids: Vec::new(),
                         duplicate: true,
                     };
-                    return Ok(Stored { emitted, claimed: Vec::new(), resumed: 0 });
+                    return Ok(Stored { emitted, claimed: Vec::new(), leased: Vec::new(), resumed: 0 });
                 }
             }
             insert_event(conn, &env, &event, now_ms)?;
-            for run in &runs {
-                insert_run(conn, &env, run, &event.id, now_ms)?;
+            // How each new run starts: leased to a waiting pull worker or
+            // claimed for dispatch right here, or queued (due now) for the
+            // dispatch loop and pollers. Only a run with a concurrency group
+            // or an actor can be gated, so only those are checked.
+            let mut budget = claim;
+            let plan: Vec<Start> = runs
+                .iter()
+                .map(|r| {
+                    let may_wait = r.concurrency.is_some() || r.actor.is_some();
+                    if r.lease_to.is_some() && !may_wait {
+                        Start::Lease
+                    } else if r.dispatch != "pull" && budget > 0 {
+                        budget -= 1;
+                        if may_wait { Start::ClaimIfFree } else { Start::Claim }
+                    } else {
+                        Start::Queue
+                    }
+                })
+                .collect();
+            for (run, start) in runs.iter().zip(&plan) {
+                // A run that starts in this transaction is never due.
+                let due = matches!(start, Start::Queue | Start::ClaimIfFree).then_some(now_ms);
+                insert_run(conn, &env, run, &event.id, now_ms, due)?;
             }
             let resumed = resolve_waits(conn, &env, &event, now_ms)?;
             let mut claimed = Vec::new();
-            for new in runs.iter().filter(|r| r.dispatch != "pull") {
-                if claimed.len() >= claim {
-                    break;
+            let mut leased = Vec::new();
+            for (new, start) in runs.iter().zip(plan) {
+                match start {
+                    Start::Queue => continue,
+                    Start::ClaimIfFree if gated(conn, &new.id, false)? => {
+                        conn.prepare_cached("UPDATE runs SET blocked = 1 WHERE id = ?1")?
+                            .execute([&new.id])?;
+                        continue;
+                    }
+                    Start::Claim | Start::ClaimIfFree => {
+                        conn.prepare_cached(
+                            "UPDATE runs SET status = 'running', due_ms = NULL, updated_ms = ?2 WHERE id = ?1",
+                        )?
+                        .execute(params![new.id, now_ms])?;
+                        claimed.push(Claimed {
+                            run: new.started(&event.id, &env, now_ms),
+                            event: event.clone(),
+                            journal: Vec::new(),
+                        });
+                    }
+                    Start::Lease => {
+                        let Some(to) = &new.lease_to else { continue };
+                        let token = uuid::Uuid::now_v7().simple().to_string();
+                        let execution_seq: i64 = conn
+                            .prepare_cached(
+                                "UPDATE runs SET status = 'running', due_ms = NULL, updated_ms = ?2, worker_id = ?3, \
+                                 lease_token = ?4, execution_seq = execution_seq + 1, lease_expires_ms = ?5 \
+                                 WHERE id = ?1 RETURNING execution_seq",
+                            )?
+                            .query_row(
+                                params![new.id, now_ms, to.worker_id, token, now_ms + to.lease_ms],
+                                |r| r.get(0),
+                            )?;
+                        leased.push(Leased {
+                            claimed: Claimed {
+                                run: new.started(&event.id, &env, now_ms),
+                                event: event.clone(),
+                                journal: Vec::new(),
+                            },
+                            execution_seq,
+                            lease_token: token,
+                            step_sequence_base: 0,
+                        });
+                    }
                 }
-                // Only a run with a concurrency group or an actor can be gated.
-                let may_wait = new.concurrency.is_some() || new.actor.is_some();
-                if may_wait && gated(conn, &new.id, false)? {
-                    conn.prepare_cached("UPDATE runs SET blocked = 1 WHERE id = ?1")?
-                        .execute([&new.id])?;
-                    continue;
-                }
-                conn.prepare_cached(
-                    "UPDATE runs SET status = 'running', due_ms = NULL, updated_ms = ?2 WHERE id = ?1",
-                )?
-                .execute(params![new.id, now_ms])?;
-                // The row as just written; the journal of a new run is empty
-                // and its event is at hand.
-                let run = Run {
-                    id: new.id.clone(),
-                    function_id: new.function_id.clone(),
-                    event_id: event.id.clone(),
-                    status: RunStatus::Running,
-                    attempt: 1,
-                    max_attempts: new.max_attempts.max(1),
-                    output: None,
-                    error: None,
-                    created_ms: now_ms,
-                    updated_ms: now_ms,
-                    ended_ms: None,
-                    due_ms: None,
-                    parent: new.parent.clone(),
-                    suspended_at: None,
-                    fingerprint: None,
-                    fingerprint_changed: false,
-                    env: env.clone(),
-                };
-                claimed.push(Claimed { run, event: event.clone(), journal: Vec::new() });
             }
             let emitted = Emitted {
                 event_id: event.id,
                 run_ids: runs.into_iter().map(|r| r.id).collect(),
                 duplicate: false,
             };
-            Ok(Stored { emitted, claimed, resumed })
+            Ok(Stored { emitted, claimed, leased, resumed })
         })
     }
 
@@ -1070,7 +1140,7 @@ impl Store for SqliteStore {
                     if let Some((child, event)) = child {
                         // A child runs in its parent's environment.
                         insert_event(conn, &run.env, &event, now_ms)?;
-                        insert_run(conn, &run.env, &child, &event.id, now_ms)?;
+                        insert_run(conn, &run.env, &child, &event.id, now_ms, Some(now_ms))?;
                     }
                     let (status, due) = match &journal_now {
                         Some(row) => {
@@ -1362,6 +1432,7 @@ mod tests {
             concurrency: None,
             actor: None,
             dispatch: "pull",
+            lease_to: None,
         };
         store.emit("default", event, vec![run], 0, 0).await.unwrap();
 

@@ -648,12 +648,14 @@ fn new_run(
     event: &EventEnvelope,
     parent: Option<(String, String)>,
 ) -> NewRun {
-    let event_json = serde_json::to_value(event).unwrap_or_default();
+    // The event as JSON, only for functions with concurrency or actor keys.
+    let event_json = std::cell::OnceCell::new();
     let group = |path: &str| {
+        let event = event_json.get_or_init(|| serde_json::to_value(event).unwrap_or_default());
         format!(
             "{}\u{1f}{}",
             function.id,
-            crate::store::match_key(&event_json, path)
+            crate::store::match_key(event, path)
         )
     };
     NewRun {

@@ -1205,13 +1205,28 @@ impl Store for SqliteStore {
         let function_id = function_id.map(str::to_owned);
         let status = status.map(RunStatus::as_str);
         self.read(move |conn| {
+            // Only the filters given are in the statement, so the planner
+            // can pick `runs_function` or `runs_env` for them (an
+            // `?1 IS NULL OR ...` form would scan `runs_created` whatever
+            // the filters).
+            // (An absent filter's parameter is still bound: `?n IS NULL`.)
+            let filter = [
+                (function_id.is_some(), "function_id = ?1", "?1 IS NULL"),
+                (status.is_some(), "status = ?2", "?2 IS NULL"),
+                (env.is_some(), "env = ?5", "?5 IS NULL"),
+            ]
+            .map(|(given, filter, absent)| if given { filter } else { absent })
+            .join(" AND ");
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR function_id = ?1) AND (?2 IS NULL OR status = ?2) \
-                 AND (?5 IS NULL OR env = ?5) ORDER BY created_ms DESC, id DESC LIMIT ?3 OFFSET ?4"
+                "SELECT {RUN_COLUMNS} FROM runs WHERE {filter} \
+                 ORDER BY created_ms DESC, id DESC LIMIT ?3 OFFSET ?4"
             ))?;
-            stmt.query_map(params![function_id, status, limit as i64, offset as i64, env], run_from_row)?
-                .map(|r| r.map_err(StoreError::from).and_then(finish_run))
-                .collect()
+            stmt.query_map(
+                params![function_id, status, limit as i64, offset as i64, env],
+                run_from_row,
+            )?
+            .map(|r| r.map_err(StoreError::from).and_then(finish_run))
+            .collect()
         })
     }
 

@@ -341,6 +341,83 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX IF EXISTS events_name;
     DROP INDEX IF EXISTS steps_step_id;
     "#,
+    // 12: fewer pages per commit. `events`, `run_events` and `steps` lose
+    // AUTOINCREMENT: its counter row in `sqlite_sequence` was one more page
+    // written by every emit, step and finish. Their rows are never deleted
+    // from the newest end (events and lifecycle changes never; a run's steps
+    // only on retry, and later rows of the run then still sort after the
+    // rest), so an `INTEGER PRIMARY KEY`'s next value (largest + 1) keeps log
+    // positions increasing without reuse. The idempotency key of events is
+    // unique through a partial index: events without a key (most) no longer
+    // add a NULL entry to it.
+    r#"
+    DROP TRIGGER run_events_insert;
+    DROP TRIGGER run_events_status;
+
+    CREATE TABLE events_v12 (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        env TEXT NOT NULL DEFAULT 'default',
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        idempotency_key TEXT,
+        source TEXT,
+        metadata TEXT,
+        timestamp TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    INSERT INTO events_v12 (seq, id, env, name, data, version, idempotency_key, source, metadata, timestamp, created_ms)
+        SELECT seq, id, env, name, data, version, idempotency_key, source, metadata, timestamp, created_ms FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_v12 RENAME TO events;
+    CREATE UNIQUE INDEX events_idempotency ON events(env, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX events_env_name ON events(env, name, seq);
+
+    CREATE TABLE run_events_v12 (
+        seq INTEGER PRIMARY KEY,
+        env TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        function_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        previous TEXT,
+        attempt INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    INSERT INTO run_events_v12 SELECT seq, env, run_id, function_id, status, previous, attempt, created_ms FROM run_events;
+    DROP TABLE run_events;
+    ALTER TABLE run_events_v12 RENAME TO run_events;
+    CREATE INDEX run_events_env ON run_events(env, seq);
+
+    CREATE TABLE steps_v12 (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        started_ms INTEGER NOT NULL,
+        ended_ms INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        patched TEXT,
+        UNIQUE (run_id, step_id)
+    );
+    INSERT INTO steps_v12 SELECT seq, run_id, step_id, name, kind, status, output, error, started_ms, ended_ms, attempt, patched FROM steps;
+    DROP TABLE steps;
+    ALTER TABLE steps_v12 RENAME TO steps;
+
+    CREATE TRIGGER run_events_insert AFTER INSERT ON runs BEGIN
+        INSERT INTO run_events (env, run_id, function_id, status, previous, attempt, created_ms)
+        VALUES (NEW.env, NEW.id, NEW.function_id, NEW.status, NULL, NEW.attempt, NEW.updated_ms);
+    END;
+    CREATE TRIGGER run_events_status AFTER UPDATE OF status ON runs
+    WHEN NEW.status IS NOT OLD.status BEGIN
+        INSERT INTO run_events (env, run_id, function_id, status, previous, attempt, created_ms)
+        VALUES (NEW.env, NEW.id, NEW.function_id, NEW.status, OLD.status, NEW.attempt, NEW.updated_ms);
+    END;
+    "#,
 ];
 
 /// The newest schema version this build knows.
@@ -460,5 +537,81 @@ mod tests {
              VALUES ('run_2', 'f', 'evt_missing', 'pending', 1, 3, 1, 1);",
         );
         assert!(orphan.is_err(), "runs still reference events");
+    }
+
+    /// Version 12 rebuilds `events`, `run_events` and `steps` without
+    /// AUTOINCREMENT: rows, keys, the lifecycle triggers and increasing
+    /// positions survive, and a commit no longer writes `sqlite_sequence`.
+    #[test]
+    fn version_12_keeps_rows_positions_and_triggers() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for (i, sql) in MIGRATIONS.iter().take(11).enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO events (id, env, name, data, idempotency_key, timestamp, created_ms) \
+             VALUES ('evt_1', 'default', 'a', '{}', 'k1', 't', 1), ('evt_2', 'default', 'b', '{}', NULL, 't', 2); \
+             INSERT INTO runs (id, function_id, event_id, status, attempt, max_attempts, created_ms, updated_ms) \
+             VALUES ('run_1', 'f', 'evt_1', 'pending', 1, 3, 1, 1); \
+             UPDATE runs SET status = 'running' WHERE id = 'run_1'; \
+             INSERT INTO steps (run_id, step_id, name, kind, status, started_ms, ended_ms, attempt, patched) \
+             VALUES ('run_1', 'run_1:a:0', 'a', 'run', 'completed', 1, 1, 1, '{\"reason\":\"x\"}');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT COUNT(*) FROM events"), 2);
+        assert_eq!(count("SELECT COUNT(*) FROM run_events"), 2);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM steps WHERE patched IS NOT NULL"),
+            1
+        );
+        // Lifecycle triggers still log, after the rows kept.
+        conn.execute_batch("UPDATE runs SET status = 'completed' WHERE id = 'run_1'")
+            .unwrap();
+        assert_eq!(
+            count("SELECT seq FROM run_events WHERE status = 'completed'"),
+            3
+        );
+        // Keys stay unique per environment; events without one are many.
+        let again = conn.execute_batch(
+            "INSERT INTO events (id, env, name, data, idempotency_key, timestamp, created_ms) \
+             VALUES ('evt_3', 'default', 'a', '{}', 'k1', 't', 3)",
+        );
+        assert!(again.is_err(), "a repeated key is refused");
+        conn.execute_batch(
+            "INSERT INTO events (id, env, name, data, timestamp, created_ms) \
+             VALUES ('evt_4', 'default', 'c', '{}', 't', 4), ('evt_5', 'default', 'c', '{}', 't', 5); \
+             INSERT INTO steps (run_id, step_id, name, kind, status, started_ms, ended_ms, attempt) \
+             VALUES ('run_1', 'run_1:b:0', 'b', 'run', 'completed', 2, 2, 1);",
+        )
+        .unwrap();
+        assert_eq!(count("SELECT seq FROM events WHERE id = 'evt_5'"), 4);
+        assert_eq!(count("SELECT MAX(seq) FROM steps"), 2);
+        // The key lookup of emit uses the partial index.
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM events WHERE env = ?1 AND idempotency_key = ?2",
+                ["default", "k1"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("events_idempotency"), "{plan}");
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM sqlite_sequence WHERE name IN ('events', 'run_events', 'steps')"
+            ),
+            0
+        );
+        let orphan = conn.execute_batch(
+            "INSERT INTO steps (run_id, step_id, name, kind, status, started_ms, ended_ms, attempt) \
+             VALUES ('run_gone', 'run_gone:a:0', 'a', 'run', 'completed', 1, 1, 1)",
+        );
+        assert!(orphan.is_err(), "steps still reference runs");
     }
 }

@@ -396,8 +396,14 @@ fn parse_json(text: Option<String>) -> StoreResult<Option<Value>> {
         .map_err(Into::into)
 }
 
-const RUN_COLUMNS: &str = "id, function_id, event_id, status, attempt, max_attempts, output, error, created_ms, \
-     updated_ms, ended_ms, due_ms, parent_run_id, parent_step_id, suspended_at, fingerprint, fingerprint_changed, env";
+/// The columns [`run_from_row`] reads, for statements built at compile time.
+macro_rules! run_columns {
+    () => {
+        "id, function_id, event_id, status, attempt, max_attempts, output, error, created_ms, \
+         updated_ms, ended_ms, due_ms, parent_run_id, parent_step_id, suspended_at, fingerprint, fingerprint_changed, env"
+    };
+}
+const RUN_COLUMNS: &str = run_columns!();
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<(Run, [Option<String>; 3])> {
     let parent: Option<String> = r.get(12)?;
@@ -436,7 +442,11 @@ fn finish_run(parts: (Run, [Option<String>; 3])) -> StoreResult<Run> {
 
 pub(super) fn load_run(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
     let row = conn
-        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
+        .prepare_cached(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = ?1"
+        ))?
         .query_row([id], run_from_row)
         .optional()?;
     row.map(finish_run).transpose()
@@ -717,6 +727,23 @@ fn gated(conn: &Connection, run_id: &str, resuming: bool) -> StoreResult<bool> {
 }
 
 /// Lets the gated runs of `run_id`'s groups be claimed again; returns how many.
+/// [`release_gates`] for a run whose groups are known: nothing to do (and
+/// no statement) for a run without concurrency or actor keys.
+fn release_groups(
+    conn: &Connection,
+    concurrency: Option<&str>,
+    actor: Option<&str>,
+) -> StoreResult<usize> {
+    if concurrency.is_none() && actor.is_none() {
+        return Ok(0);
+    }
+    Ok(conn
+        .prepare_cached(
+            "UPDATE runs SET blocked = 0 WHERE blocked = 1 AND (concurrency_key = ?1 OR actor_key = ?2)",
+        )?
+        .execute(params![concurrency, actor])?)
+}
+
 pub(super) fn release_gates(conn: &Connection, run_id: &str) -> StoreResult<usize> {
     Ok(conn
         .prepare_cached(
@@ -1074,13 +1101,20 @@ impl Store for SqliteStore {
         let run_id = run_id.to_owned();
         self.write(move |conn| {
             insert_steps(conn, &run_id, attempt, &steps, now_ms)?;
-            let run = load_run(conn, &run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.clone()))?;
+            let (run, [concurrency, actor]) = conn
+                .prepare_cached(concat!(
+                    "SELECT ", run_columns!(), ", concurrency_key, actor_key FROM runs WHERE id = ?1"
+                ))?
+                .query_row([&run_id], |r| Ok((run_from_row(r)?, [r.get::<_, Option<String>>(18)?, r.get(19)?])))
+                .optional()?
+                .ok_or_else(|| StoreError::RunNotFound(run_id.clone()))?;
+            let run = finish_run(run)?;
             if run.status != RunStatus::Running || run.attempt != attempt {
                 // Cancelled (or re-claimed) meanwhile: keep the steps, drop the outcome.
                 return Ok(Finished::default());
             }
             let mut finished = Finished {
-                reschedule: release_gates(conn, &run_id)? > 0,
+                reschedule: release_groups(conn, concurrency.as_deref(), actor.as_deref())? > 0,
                 parent: run.parent.as_ref().map(|(id, _)| id.clone()),
                 ended: None,
             };

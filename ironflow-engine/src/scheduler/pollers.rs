@@ -43,8 +43,8 @@ pub(crate) struct Handoff {
 impl Handoff {
     /// Gives the leased run to the poll; gives it back if the poll is gone
     /// (its client disconnected meanwhile).
-    pub(crate) fn send(self, leased: Leased) -> Result<(), Leased> {
-        self.tx.send(leased).map_err(|e| e.0)
+    pub(crate) fn send(self, leased: Leased) -> Result<(), Box<Leased>> {
+        self.tx.send(leased).map_err(|e| Box::new(e.0))
     }
 }
 

@@ -229,10 +229,10 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {
-        if self.writer.quiet() {
-            if let Ok(conn) = self.writer.conn.try_lock() {
-                return Box::pin(std::future::ready(f(&conn)));
-            }
+        if self.writer.quiet()
+            && let Ok(conn) = self.writer.conn.try_lock()
+        {
+            return Box::pin(std::future::ready(f(&conn)));
         }
         let inline = match self.reader.try_lock() {
             Ok(conn) => Ok(f(&conn)),

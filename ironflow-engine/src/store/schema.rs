@@ -471,19 +471,26 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
 mod tests {
     use super::*;
 
-    /// A database written before environments existed keeps its events and
-    /// runs (now in `default`) and their idempotency keys.
-    #[test]
-    fn version_6_moves_existing_events_and_runs_to_the_default_environment() {
+    /// An in-memory database with the first `version` migrations applied,
+    /// as a build of that version left it.
+    fn at_version(version: usize) -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        for (i, sql) in MIGRATIONS.iter().take(5).enumerate() {
+        for (i, sql) in MIGRATIONS.iter().take(version).enumerate() {
             let tx = conn.transaction().unwrap();
             tx.execute_batch(sql).unwrap();
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .unwrap();
             tx.commit().unwrap();
         }
+        conn
+    }
+
+    /// A database written before environments existed keeps its events and
+    /// runs (now in `default`) and their idempotency keys.
+    #[test]
+    fn version_6_moves_existing_events_and_runs_to_the_default_environment() {
+        let mut conn = at_version(5);
         conn.execute_batch(
             "INSERT INTO events (id, name, data, idempotency_key, timestamp, created_ms) \
              VALUES ('evt_1', 'a', '{}', 'k1', 't', 1), ('evt_2', 'b', '{}', NULL, 't', 2); \
@@ -544,15 +551,7 @@ mod tests {
     /// positions survive, and a commit no longer writes `sqlite_sequence`.
     #[test]
     fn version_12_keeps_rows_positions_and_triggers() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        for (i, sql) in MIGRATIONS.iter().take(11).enumerate() {
-            let tx = conn.transaction().unwrap();
-            tx.execute_batch(sql).unwrap();
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
-                .unwrap();
-            tx.commit().unwrap();
-        }
+        let mut conn = at_version(11);
         conn.execute_batch(
             "INSERT INTO events (id, env, name, data, idempotency_key, timestamp, created_ms) \
              VALUES ('evt_1', 'default', 'a', '{}', 'k1', 't', 1), ('evt_2', 'default', 'b', '{}', NULL, 't', 2); \

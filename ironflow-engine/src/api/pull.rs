@@ -571,34 +571,23 @@ pub(super) async fn update(
         Err(e) => return rest_error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", e.message),
     };
     let store = state.engine.store();
-    match store
-        .fence(
+    let run = match store
+        .fenced_run(
             &job_id,
             &worker_id,
             fence_of(request.execution_seq, request.lease_token.clone()),
         )
         .await
     {
-        Ok(Fence::Held) => {}
-        Ok(Fence::Stale) => {
+        Ok((Fence::Held, Some(run))) => run,
+        Ok((Fence::Held | Fence::Stale, _)) => {
             return rest_error(
                 StatusCode::CONFLICT,
                 "STALE_EXECUTION",
                 "the job was re-leased or has ended",
             );
         }
-        Ok(Fence::Unknown) => {
-            return rest_error(
-                StatusCode::NOT_FOUND,
-                "RUN_NOT_FOUND",
-                format!("no job {job_id}"),
-            );
-        }
-        Err(e) => return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()),
-    }
-    let run = match store.get_run(&job_id).await {
-        Ok(Some(run)) => run,
-        Ok(None) => {
+        Ok((Fence::Unknown, _)) => {
             return rest_error(
                 StatusCode::NOT_FOUND,
                 "RUN_NOT_FOUND",
@@ -659,23 +648,24 @@ pub(super) async fn update(
         .as_deref()
         .and_then(|f| u64::from_str_radix(f, 16).ok())
         .unwrap_or(0);
-    let event = match store.event(&run.event_id).await {
-        Ok(Some(event)) => event,
-        Ok(None) => {
-            return rest_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "the run's event is missing",
-            );
-        }
-        Err(e) => return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()),
+    // Only a yield needs the run's trigger event (a wait matches against it).
+    let event = match status {
+        InvocationStatus::Yielded => match store.event(&run.event_id).await {
+            Ok(Some(event)) => Some(event),
+            Ok(None) => {
+                return rest_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "the run's event is missing",
+                );
+            }
+            Err(e) => {
+                return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string());
+            }
+        },
+        _ => None,
     };
-    let job = crate::store::Claimed {
-        run: run.clone(),
-        event,
-        journal: Vec::new(),
-    };
-    let outcome = scheduler.outcome(&def, &job, &response);
+    let outcome = scheduler.outcome(&def, &run, event.as_ref(), &response);
     scheduler
         .finish(&job_id, run.attempt, fingerprint, response, outcome)
         .await;

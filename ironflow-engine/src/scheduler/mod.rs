@@ -17,7 +17,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::dispatch;
 use crate::store::{
-    Claimed, Emitted, LeaseTo, NewRun, Outcome, SqliteStore, Store, Stored, Suspension, Tick, Wait,
+    Claimed, Emitted, LeaseTo, NewRun, Outcome, Run, SqliteStore, Store, Stored, Suspension, Tick,
+    Wait,
 };
 use crate::{EngineConfig, EngineError, new_id, now_ms};
 
@@ -419,7 +420,7 @@ impl Scheduler {
             .as_deref()
             .and_then(|f| u64::from_str_radix(f, 16).ok())
             .unwrap_or(0);
-        let outcome = self.outcome(&def, &job, &response);
+        let outcome = self.outcome(&def, &job.run, Some(&job.event), &response);
         self.finish(&run_id, attempt, fingerprint, response, outcome)
             .await;
     }
@@ -467,10 +468,12 @@ impl Scheduler {
     }
 
     /// The run's next state after an invocation (wire-protocol §1.5, §1.3).
+    /// `event` (the run's trigger) is needed only for a yield.
     pub(crate) fn outcome(
         &self,
         function: &FunctionDef,
-        job: &Claimed,
+        run: &Run,
+        event: Option<&EventEnvelope>,
         response: &InvocationResponse,
     ) -> Outcome {
         let now = now_ms();
@@ -490,12 +493,12 @@ impl Scheduler {
                     None => ("failed without an error".to_owned(), None, false, None),
                 };
                 let error = json!({ "message": message, "code": code, "step_id": info.as_ref().and_then(|e| e.step_id.clone()) });
-                if !retryable || job.run.attempt >= job.run.max_attempts {
+                if !retryable || run.attempt >= run.max_attempts {
                     Outcome::Failed(error)
                 } else {
                     let delay = retry_after
                         .map(Duration::from_millis)
-                        .unwrap_or_else(|| function.retry().delay_before(job.run.attempt + 1));
+                        .unwrap_or_else(|| function.retry().delay_before(run.attempt + 1));
                     Outcome::Retry {
                         due_ms: now + delay.as_millis() as i64,
                         error,
@@ -503,7 +506,7 @@ impl Scheduler {
                 }
             }
             InvocationStatus::Yielded => match &response.yield_info {
-                Some(info) => self.suspension(job, info, now),
+                Some(info) => self.suspension(run, event, info, now),
                 None => Outcome::Failed(
                     json!({ "message": "the function yielded without saying why", "code": "PROTOCOL_ERROR" }),
                 ),
@@ -511,7 +514,13 @@ impl Scheduler {
         }
     }
 
-    fn suspension(&self, job: &Claimed, info: &YieldInfo, now: i64) -> Outcome {
+    fn suspension(
+        &self,
+        run: &Run,
+        event: Option<&EventEnvelope>,
+        info: &YieldInfo,
+        now: i64,
+    ) -> Outcome {
         let mut suspension = serde_json::to_value(info).unwrap_or(Value::Null);
         let name = ironflow::protocol::step_id::name_of(info.step_id());
         suspension["name"] = json!(name);
@@ -535,16 +544,22 @@ impl Scheduler {
             } => {
                 let timeout = parse_duration(&event_filter.timeout)
                     .unwrap_or(ironflow::step::DEFAULT_WAIT_TIMEOUT);
-                let match_value = event_filter
-                    .match_path
-                    .as_ref()
-                    .map(|path| match &event_filter.match_value {
-                        Some(v) => v.clone(),
-                        None => crate::store::match_key(
-                            &serde_json::to_value(&job.event).unwrap_or_default(),
+                let match_value = match (&event_filter.match_path, &event_filter.match_value) {
+                    (None, _) => None,
+                    (Some(_), Some(v)) => Some(v.clone()),
+                    (Some(path), None) => match event {
+                        Some(event) => Some(crate::store::match_key(
+                            &serde_json::to_value(event).unwrap_or_default(),
                             path,
-                        ),
-                    });
+                        )),
+                        None => {
+                            return Outcome::Failed(json!({
+                                "message": "the run's trigger event is missing, so the wait has no value to match",
+                                "code": "INTERNAL"
+                            }));
+                        }
+                    },
+                };
                 let wait = Wait {
                     step_id: step_id.clone(),
                     event: event_filter.event.clone(),
@@ -568,7 +583,7 @@ impl Scheduler {
                 let child = self.child(
                     function_id,
                     input.clone(),
-                    Some((job.run.id.clone(), step_id.clone())),
+                    Some((run.id.clone(), step_id.clone())),
                 );
                 Outcome::Suspended(Box::new(Suspension {
                     suspension,

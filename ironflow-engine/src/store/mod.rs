@@ -475,6 +475,15 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         fence: Option<(i64, String)>,
     ) -> BoxFuture<'_, StoreResult<Fence>>;
 
+    /// [`fence`](Store::fence), and the run when the worker holds it, in
+    /// one read (a worker's report needs both).
+    fn fenced_run(
+        &self,
+        run_id: &str,
+        worker_id: &str,
+        fence: Option<(i64, String)>,
+    ) -> BoxFuture<'_, StoreResult<(Fence, Option<Run>)>>;
+
     /// Extends the leases of runs a worker still works on.
     fn renew(
         &self,

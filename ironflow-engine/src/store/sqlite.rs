@@ -1344,28 +1344,44 @@ impl Store for SqliteStore {
         worker_id: &str,
         fence: Option<(i64, String)>,
     ) -> BoxFuture<'_, StoreResult<Fence>> {
+        let fenced = self.fenced_run(run_id, worker_id, fence);
+        Box::pin(async move { Ok(fenced.await?.0) })
+    }
+
+    fn fenced_run(
+        &self,
+        run_id: &str,
+        worker_id: &str,
+        fence: Option<(i64, String)>,
+    ) -> BoxFuture<'_, StoreResult<(Fence, Option<Run>)>> {
         let (run_id, worker_id) = (run_id.to_owned(), worker_id.to_owned());
         self.read_point(move |conn| {
-            let row: Option<(String, Option<String>, Option<String>, i64)> = conn
-                .prepare_cached(
-                    "SELECT status, worker_id, lease_token, execution_seq FROM runs WHERE id = ?1",
-                )?
+            let row = conn
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    run_columns!(),
+                    ", worker_id, lease_token, execution_seq FROM runs WHERE id = ?1"
+                ))?
                 .query_row([&run_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    let holder: Option<String> = r.get(18)?;
+                    let token: Option<String> = r.get(19)?;
+                    let seq: i64 = r.get(20)?;
+                    Ok((run_from_row(r)?, holder, token, seq))
                 })
                 .optional()?;
-            let Some((status, holder, token, seq)) = row else {
-                return Ok(Fence::Unknown);
+            let Some((run, holder, token, seq)) = row else {
+                return Ok((Fence::Unknown, None));
             };
-            let holds = status == "running" && holder.as_deref() == Some(worker_id.as_str());
+            let run = finish_run(run)?;
+            let holds =
+                run.status == RunStatus::Running && holder.as_deref() == Some(worker_id.as_str());
             let matches = match &fence {
                 Some((s, t)) => *s == seq && token.as_deref() == Some(t.as_str()),
                 None => true,
             };
-            Ok(if holds && matches {
-                Fence::Held
-            } else {
-                Fence::Stale
+            Ok(match holds && matches {
+                true => (Fence::Held, Some(run)),
+                false => (Fence::Stale, None),
             })
         })
     }

@@ -1472,6 +1472,55 @@ mod tests {
         }
     }
 
+    /// The run a finish hands to its waiters is the row it wrote.
+    #[tokio::test]
+    async fn the_ended_run_of_a_finish_is_the_stored_row() {
+        let dir = std::env::temp_dir().join(crate::new_id("ironflow-ended-test"));
+        let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+        for (i, outcome) in [
+            Outcome::Completed(serde_json::json!({ "total": 6 })),
+            Outcome::Failed(serde_json::json!({ "message": "no", "code": "E" })),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let event = EventEnvelope {
+                id: format!("evt_{i}"),
+                name: "e".to_owned(),
+                data: Value::Null,
+                timestamp: "2026-01-01T00:00:00Z".to_owned(),
+                version: Some(1),
+                idempotency_key: None,
+                source: None,
+                metadata: None,
+            };
+            let run_id = format!("run_{i}");
+            let run = NewRun {
+                id: run_id.clone(),
+                function_id: "f".to_owned(),
+                max_attempts: 1,
+                parent: None,
+                concurrency: None,
+                actor: None,
+                dispatch: "local",
+                lease_to: None,
+            };
+            let stored = store
+                .emit("default", event, vec![run], 1, 10)
+                .await
+                .unwrap();
+            assert_eq!(stored.claimed.len(), 1);
+            let finished = store
+                .finish(&run_id, 1, 0xab, vec![step(&run_id, "a")], outcome, 20)
+                .await
+                .unwrap();
+            let ended = finished.ended.expect("an end hands over the run");
+            assert_eq!(Some(ended), store.get_run(&run_id).await.unwrap());
+        }
+        store.close();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// Failing operations in one group commit are undone alone, the
     /// one-statement kind (no savepoint) as well as the savepoint kind; the
     /// others of the group commit.

@@ -4,12 +4,13 @@
 //! task that writes commits right where it runs (no hand-off to another
 //! thread and back, which costs more than the SQL of a small transaction).
 //! When it is busy (a transaction in progress, or the writer thread
-//! committed moments ago), writes queue for the writer thread, which commits
-//! them in groups without holding up the async runtime's threads: every operation waiting when a transaction starts
-//! joins it (each inside its own savepoint, so one failing operation does not
-//! undo the others), and all of them are answered after the one fsync of the
-//! commit. Reads use a separate connection, which WAL lets run beside the
-//! writer.
+//! committed a group moments ago), writes queue for the writer thread, which
+//! commits them in groups without holding up the async runtime's threads:
+//! every operation waiting when a transaction starts joins it (each inside
+//! its own savepoint, so one failing operation does not undo the others),
+//! and all of them are answered after the one fsync of the commit. Reads use
+//! a separate connection, which WAL lets run beside the writer; a point read
+//! uses the write connection instead when the store is quiet.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -202,8 +203,8 @@ impl SqliteStore {
             let Some(queue) = queue else {
                 return Err(StoreError::Closed);
             };
-            // Commit here when nothing is queued and no transaction is in
-            // progress; otherwise join the writer thread's next group.
+            // Commit here when the store is quiet (and the connection free);
+            // otherwise join the writer thread's next group.
             let op = match writer.quiet() {
                 true => writer.try_commit(op),
                 false => Some(op),

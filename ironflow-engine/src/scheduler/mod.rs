@@ -230,10 +230,16 @@ impl Scheduler {
             let worker_id = handoff.worker_id.clone();
             if let Err(leased) = handoff.send(leased) {
                 // The poll went away meanwhile: end the lease now, so the
-                // dispatch loop requeues the run for another worker.
+                // dispatch loop requeues the run for another worker. (The
+                // event is stored whatever happens here: if this fails, the
+                // lease simply runs out.)
                 let run_id = leased.claimed.run.id;
-                self.store.renew(vec![run_id], &worker_id, 0).await?;
-                self.wake();
+                match self.store.renew(vec![run_id.clone()], &worker_id, 0).await {
+                    Ok(()) => self.wake(),
+                    Err(e) => {
+                        tracing::warn!(run_id, error = %e, "cannot end the lease of a run whose poll went away; it expires instead")
+                    }
+                }
             }
         }
         // The dispatch loop looks again only for what was not started here:

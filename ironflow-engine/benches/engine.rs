@@ -248,17 +248,7 @@ async fn measure(durability: Durability, tag: &str) -> Figures {
             let engine = engine.clone();
             tokio::spawn(async move {
                 for i in 0..total / 32 {
-                    let run = engine
-                        .emit("bench.three", json!({ "c": c, "i": i }))
-                        .await
-                        .unwrap()
-                        .run_ids
-                        .remove(0);
-                    let done = engine
-                        .wait_for_run(&run, Duration::from_secs(60))
-                        .await
-                        .unwrap();
-                    assert_eq!(done.status, RunStatus::Completed);
+                    run_to_end(&engine, "bench.three", json!({ "c": c, "i": i })).await;
                 }
             })
         })
@@ -292,13 +282,7 @@ async fn measure(durability: Durability, tag: &str) -> Figures {
     let mut per_step = Vec::new();
     for i in 0..7 {
         let t = Instant::now();
-        let run = engine
-            .emit("bench.hundred", json!({ "sequential": i }))
-            .await
-            .unwrap()
-            .run_ids
-            .remove(0);
-        engine.wait_for_run(&run, wait).await.unwrap();
+        run_to_end(&engine, "bench.hundred", json!({ "sequential": i })).await;
         per_step.push(t.elapsed().as_secs_f64() * 1e3 / 100.0);
     }
     per_step.sort_by(f64::total_cmp);
@@ -316,23 +300,23 @@ async fn measure(durability: Durability, tag: &str) -> Figures {
     }
 }
 
+/// Emits `name` with `data` and waits until the run it starts completes.
+async fn run_to_end(engine: &Engine, name: &str, data: Value) {
+    let run = engine.emit(name, data).await.unwrap().run_ids.remove(0);
+    let done = engine
+        .wait_for_run(&run, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+}
+
 /// 280 3-step runs one after the other (after 20 not counted), emit →
 /// completed, in ms, sorted.
 async fn one_at_a_time(engine: Engine) -> Vec<f64> {
     let mut latencies = Vec::new();
     for i in 0..300 {
         let t = Instant::now();
-        let run = engine
-            .emit("bench.three", json!({ "i": i }))
-            .await
-            .unwrap()
-            .run_ids
-            .remove(0);
-        let done = engine
-            .wait_for_run(&run, Duration::from_secs(60))
-            .await
-            .unwrap();
-        assert_eq!(done.status, RunStatus::Completed);
+        run_to_end(&engine, "bench.three", json!({ "i": i })).await;
         if i >= 20 {
             latencies.push(t.elapsed().as_secs_f64() * 1e3);
         }

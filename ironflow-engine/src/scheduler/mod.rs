@@ -195,10 +195,9 @@ impl Scheduler {
         // Runs this process dispatches start from the emit's own commit when
         // a slot is free; the rest wait for the dispatch loop.
         let me = self.me.upgrade();
-        let direct = match &me {
-            Some(_) => runs.iter().filter(|r| r.dispatch != "pull").count(),
-            None => 0,
-        };
+        let direct_runs = runs.iter().filter(|r| r.dispatch != "pull").count();
+        let pull = runs.len() - direct_runs;
+        let direct = if me.is_some() { direct_runs } else { 0 };
         let mut permits = Vec::with_capacity(direct);
         while permits.len() < direct {
             match self.slots.clone().try_acquire_owned() {
@@ -206,8 +205,6 @@ impl Scheduler {
                 Err(_) => break,
             }
         }
-        let direct_runs = runs.iter().filter(|r| r.dispatch != "pull").count();
-        let pull = runs.len() - direct_runs;
         // If the emit fails, the handoffs are dropped and their polls look
         // again.
         let Stored {

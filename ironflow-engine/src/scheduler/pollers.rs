@@ -215,16 +215,7 @@ mod tests {
     }
 
     fn leased(run_id: &str) -> Leased {
-        let new = crate::store::NewRun {
-            id: run_id.to_owned(),
-            function_id: "f".to_owned(),
-            max_attempts: 1,
-            parent: None,
-            concurrency: None,
-            actor: None,
-            dispatch: "pull",
-            lease_to: None,
-        };
+        let new = crate::store::NewRun::plain(run_id, "pull");
         Leased {
             claimed: crate::store::Claimed {
                 run: new.started("evt_1", "default", 0),

@@ -220,6 +220,21 @@ pub struct NewRun {
 }
 
 impl NewRun {
+    /// A run of function `f` with one attempt and no groups, for tests.
+    #[cfg(test)]
+    pub(crate) fn plain(id: &str, dispatch: &'static str) -> NewRun {
+        NewRun {
+            id: id.to_owned(),
+            function_id: "f".to_owned(),
+            max_attempts: 1,
+            parent: None,
+            concurrency: None,
+            actor: None,
+            dispatch,
+            lease_to: None,
+        }
+    }
+
     /// A new run's row as the emit that started it left it (its journal is
     /// empty and its event at hand, so nothing is read back).
     pub(crate) fn started(&self, event_id: &str, env: &str, now_ms: i64) -> Run {

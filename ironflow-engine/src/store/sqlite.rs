@@ -727,9 +727,9 @@ fn gated(conn: &Connection, run_id: &str, resuming: bool) -> StoreResult<bool> {
     Ok(false)
 }
 
-/// Lets the gated runs of `run_id`'s groups be claimed again; returns how many.
-/// [`release_gates`] for a run whose groups are known: nothing to do (and
-/// no statement) for a run without concurrency or actor keys.
+/// Lets the gated runs of the groups `concurrency` and `actor` be claimed
+/// again; returns how many. Nothing to do (and no statement) for a run
+/// without concurrency or actor keys.
 fn release_groups(
     conn: &Connection,
     concurrency: Option<&str>,
@@ -745,14 +745,14 @@ fn release_groups(
         .execute(params![concurrency, actor])?)
 }
 
+/// Lets the gated runs of `run_id`'s groups be claimed again; returns how many.
 pub(super) fn release_gates(conn: &Connection, run_id: &str) -> StoreResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE runs SET blocked = 0 WHERE blocked = 1 AND ( \
-           concurrency_key = (SELECT concurrency_key FROM runs WHERE id = ?1) \
-           OR actor_key = (SELECT actor_key FROM runs WHERE id = ?1))",
-        )?
-        .execute([run_id])?)
+    let keys: Option<(Option<String>, Option<String>)> = conn
+        .prepare_cached("SELECT concurrency_key, actor_key FROM runs WHERE id = ?1")?
+        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (concurrency, actor) = keys.unwrap_or_default();
+    release_groups(conn, concurrency.as_deref(), actor.as_deref())
 }
 
 /// The value at a dotted path of an event object, as JSON text for comparison.
@@ -979,6 +979,12 @@ impl Store for SqliteStore {
             let resumed = resolve_waits(conn, &env, &event, now_ms)?;
             let mut claimed = Vec::new();
             let mut leased = Vec::new();
+            // What an invocation of a run started here needs, all at hand.
+            let started = |new: &NewRun| Claimed {
+                run: new.started(&event.id, &env, now_ms),
+                event: event.clone(),
+                journal: Vec::new(),
+            };
             for (new, start) in runs.iter().zip(plan) {
                 match start {
                     Start::Queue => continue,
@@ -992,11 +998,7 @@ impl Store for SqliteStore {
                             "UPDATE runs SET status = 'running', due_ms = NULL, updated_ms = ?2 WHERE id = ?1",
                         )?
                         .execute(params![new.id, now_ms])?;
-                        claimed.push(Claimed {
-                            run: new.started(&event.id, &env, now_ms),
-                            event: event.clone(),
-                            journal: Vec::new(),
-                        });
+                        claimed.push(started(new));
                     }
                     Start::Lease => {
                         let Some(to) = &new.lease_to else { continue };
@@ -1012,11 +1014,7 @@ impl Store for SqliteStore {
                                 |r| r.get(0),
                             )?;
                         leased.push(Leased {
-                            claimed: Claimed {
-                                run: new.started(&event.id, &env, now_ms),
-                                event: event.clone(),
-                                journal: Vec::new(),
-                            },
+                            claimed: started(new),
                             execution_seq,
                             lease_token: token,
                             step_sequence_base: 0,
@@ -1458,6 +1456,19 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    fn event(id: &str) -> EventEnvelope {
+        EventEnvelope {
+            id: id.to_owned(),
+            name: "e".to_owned(),
+            data: Value::Null,
+            timestamp: "2026-01-01T00:00:00Z".to_owned(),
+            version: Some(1),
+            idempotency_key: None,
+            source: None,
+            metadata: None,
+        }
+    }
+
     fn step(run_id: &str, name: &str) -> StepResult {
         StepResult {
             id: format!("{run_id}:{name}:0"),
@@ -1485,29 +1496,10 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let event = EventEnvelope {
-                id: format!("evt_{i}"),
-                name: "e".to_owned(),
-                data: Value::Null,
-                timestamp: "2026-01-01T00:00:00Z".to_owned(),
-                version: Some(1),
-                idempotency_key: None,
-                source: None,
-                metadata: None,
-            };
             let run_id = format!("run_{i}");
-            let run = NewRun {
-                id: run_id.clone(),
-                function_id: "f".to_owned(),
-                max_attempts: 1,
-                parent: None,
-                concurrency: None,
-                actor: None,
-                dispatch: "local",
-                lease_to: None,
-            };
+            let run = NewRun::plain(&run_id, "local");
             let stored = store
-                .emit("default", event, vec![run], 1, 10)
+                .emit("default", event(&format!("evt_{i}")), vec![run], 1, 10)
                 .await
                 .unwrap();
             assert_eq!(stored.claimed.len(), 1);
@@ -1529,27 +1521,11 @@ mod tests {
     async fn a_failing_operation_leaves_the_rest_of_its_group_committed() {
         let dir = std::env::temp_dir().join(crate::new_id("ironflow-group-test"));
         let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
-        let event = EventEnvelope {
-            id: "evt_1".to_owned(),
-            name: "e".to_owned(),
-            data: Value::Null,
-            timestamp: "2026-01-01T00:00:00Z".to_owned(),
-            version: Some(1),
-            idempotency_key: None,
-            source: None,
-            metadata: None,
-        };
-        let run = NewRun {
-            id: "run_a".to_owned(),
-            function_id: "f".to_owned(),
-            max_attempts: 1,
-            parent: None,
-            concurrency: None,
-            actor: None,
-            dispatch: "pull",
-            lease_to: None,
-        };
-        store.emit("default", event, vec![run], 0, 0).await.unwrap();
+        let run = NewRun::plain("run_a", "pull");
+        store
+            .emit("default", event("evt_1"), vec![run], 0, 0)
+            .await
+            .unwrap();
 
         // Hold the write connection (on another thread) so that what
         // follows queues up for the writer thread and is taken as one group.

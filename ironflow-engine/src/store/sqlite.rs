@@ -534,14 +534,52 @@ fn ms_of(ts: &str, fallback: i64) -> i64 {
         .unwrap_or(fallback)
 }
 
+/// A step result as its `steps` row binds it: converted (JSON text,
+/// timestamps in ms) before the write is queued, so the writer thread, which
+/// every write waits for, spends its time on SQL only.
+struct StepInsert {
+    id: String,
+    name: String,
+    kind: &'static str,
+    status: &'static str,
+    output: Option<String>,
+    error: Option<String>,
+    started_ms: i64,
+    ended_ms: i64,
+}
+
+impl StepInsert {
+    fn rows(steps: &[StepResult], now_ms: i64) -> StoreResult<Vec<StepInsert>> {
+        steps
+            .iter()
+            .map(|s| {
+                let completed = s.status == StepStatus::Completed;
+                Ok(StepInsert {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    kind: kind_of(s),
+                    status: if completed { "completed" } else { "failed" },
+                    output: s
+                        .output
+                        .as_ref()
+                        .map(json_text)
+                        .or_else(|| completed.then(|| "null".to_owned())),
+                    error: s.error.as_ref().map(serde_json::to_string).transpose()?,
+                    started_ms: ms_of(&s.started_at, now_ms),
+                    ended_ms: ms_of(&s.ended_at, now_ms),
+                })
+            })
+            .collect()
+    }
+}
+
 /// Journals step results; a completed row is never overwritten (§2.6), a
 /// failed one is replaced when a later attempt completes the step.
 fn insert_steps(
     conn: &Connection,
     run_id: &str,
     attempt: u32,
-    steps: &[StepResult],
-    now_ms: i64,
+    steps: &[StepInsert],
 ) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO steps (run_id, step_id, name, kind, status, output, error, started_ms, ended_ms, attempt) \
@@ -551,26 +589,16 @@ fn insert_steps(
          WHERE steps.status != 'completed'",
     )?;
     for s in steps {
-        let status = match s.status {
-            StepStatus::Completed => "completed",
-            StepStatus::Failed => "failed",
-        };
-        let output = s
-            .output
-            .as_ref()
-            .map(json_text)
-            .or_else(|| (s.status == StepStatus::Completed).then(|| "null".to_owned()));
-        let error = s.error.as_ref().map(serde_json::to_string).transpose()?;
         stmt.execute(params![
             run_id,
             s.id,
             s.name,
-            kind_of(s),
-            status,
-            output,
-            error,
-            ms_of(&s.started_at, now_ms),
-            ms_of(&s.ended_at, now_ms),
+            s.kind,
+            s.status,
+            s.output,
+            s.error,
+            s.started_ms,
+            s.ended_ms,
             attempt
         ])?;
     }
@@ -1077,10 +1105,13 @@ impl Store for SqliteStore {
         steps: Vec<StepResult>,
     ) -> BoxFuture<'_, StoreResult<()>> {
         let run_id = run_id.to_owned();
-        let now = crate::now_ms();
+        let steps = match StepInsert::rows(&steps, crate::now_ms()) {
+            Ok(rows) => rows,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
         // One step is one statement (a strict sink records them one by one).
         let one = steps.len() == 1;
-        let write = move |conn: &Connection| insert_steps(conn, &run_id, attempt, &steps, now);
+        let write = move |conn: &Connection| insert_steps(conn, &run_id, attempt, &steps);
         if one {
             self.write_statement(write)
         } else {
@@ -1098,8 +1129,12 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> BoxFuture<'_, StoreResult<Finished>> {
         let run_id = run_id.to_owned();
+        let steps = match StepInsert::rows(&steps, now_ms) {
+            Ok(rows) => rows,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
         self.write(move |conn| {
-            insert_steps(conn, &run_id, attempt, &steps, now_ms)?;
+            insert_steps(conn, &run_id, attempt, &steps)?;
             let (run, [concurrency, actor]) = conn
                 .prepare_cached(concat!(
                     "SELECT ", run_columns!(), ", concurrency_key, actor_key FROM runs WHERE id = ?1"
@@ -1549,7 +1584,12 @@ mod tests {
         let orphans = spawn(vec![step("run_gone", "y"), step("run_gone", "z")]);
         // Writes a row, then fails: its savepoint must undo the row.
         let partial = tokio::spawn(store.write(|conn| {
-            insert_steps(conn, "run_a", 1, &[step("run_a", "partial")], 0)?;
+            insert_steps(
+                conn,
+                "run_a",
+                1,
+                &StepInsert::rows(&[step("run_a", "partial")], 0)?,
+            )?;
             Err::<(), _>(StoreError::Closed)
         }));
         let two = spawn(vec![step("run_a", "two"), step("run_a", "three")]);

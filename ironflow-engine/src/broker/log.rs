@@ -62,6 +62,22 @@ impl Log {
         }
     }
 
+    /// The rows after a position, each with its environment first.
+    fn after_sql(self) -> String {
+        format!(
+            "{} WHERE t.seq > ?1 ORDER BY t.seq LIMIT ?2",
+            self.select().replacen("SELECT ", "SELECT t.env, ", 1)
+        )
+    }
+
+    /// An environment's rows at or before a position, newest first.
+    fn before_sql(self) -> String {
+        format!(
+            "{} WHERE t.env = ?1 AND t.seq <= ?2 ORDER BY t.seq DESC LIMIT ?3",
+            self.select()
+        )
+    }
+
     fn entry(self, r: &Row<'_>) -> rusqlite::Result<Entry> {
         self.entry_at(r, 0)
     }
@@ -163,11 +179,7 @@ pub(crate) fn after(
     after: u64,
     limit: usize,
 ) -> StoreResult<Batch> {
-    let sql = format!(
-        "{} WHERE t.seq > ?1 ORDER BY t.seq LIMIT ?2",
-        log.select().replacen("SELECT ", "SELECT t.env, ", 1)
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&log.after_sql())?;
     let mut rows = stmt.query(params![clamp(after), limit as i64])?;
     let mut batch = Batch {
         last: after,
@@ -197,11 +209,7 @@ pub(crate) fn before(
     upto: u64,
     limit: usize,
 ) -> StoreResult<Vec<Entry>> {
-    let sql = format!(
-        "{} WHERE t.env = ?1 AND t.seq <= ?2 ORDER BY t.seq DESC LIMIT ?3",
-        log.select()
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&log.before_sql())?;
     let rows = stmt.query_map(params![env, clamp(upto), limit as i64], |r| log.entry(r))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -238,6 +246,72 @@ pub(crate) fn before_time(conn: &Connection, log: Log, ms: i64) -> StoreResult<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A migrated in-memory database whose run log holds, in order, a run of
+    /// `a`, one of `b`, then the second run's end and the first's.
+    fn run_log() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (id, env, name, data, timestamp, created_ms) \
+             VALUES ('evt_a', 'a', 'e', '{}', 't', 1), ('evt_b', 'b', 'e', '{}', 't', 1); \
+             INSERT INTO runs (id, function_id, event_id, status, attempt, max_attempts, created_ms, updated_ms, env) \
+             VALUES ('run_a', 'f', 'evt_a', 'running', 1, 1, 1, 1, 'a'), ('run_b', 'f', 'evt_b', 'running', 1, 1, 2, 2, 'b'); \
+             UPDATE runs SET status = 'completed', output = '7', updated_ms = 3 WHERE id = 'run_b'; \
+             UPDATE runs SET status = 'failed', error = '\"x\"', updated_ms = 4 WHERE id = 'run_a';",
+        )
+        .unwrap();
+        conn
+    }
+
+    /// The run log is read by position for every environment: `after` moves
+    /// past other environments' rows, `before` and `at` keep to one, and
+    /// none of them sorts (the log has no index by environment).
+    #[test]
+    fn the_run_log_is_read_by_position_in_each_environment() {
+        let conn = run_log();
+        let all = |_: &str| true;
+        let batch = after(&conn, Log::Runs, "a", &all, 0, 10).unwrap();
+        let subjects: Vec<_> = batch.entries.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            ["system.run.run_a.created", "system.run.run_a.failed"]
+        );
+        assert_eq!(batch.last, 4);
+        assert!(!batch.full);
+        let newest: Vec<_> = before(&conn, Log::Runs, "b", 4, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.seq, e.subject))
+            .collect();
+        assert_eq!(
+            newest,
+            [
+                (3, "system.run.run_b.completed".to_owned()),
+                (2, "system.run.run_b.created".to_owned())
+            ]
+        );
+        let newest_of_a = before(&conn, Log::Runs, "a", 10, 1).unwrap();
+        assert_eq!(newest_of_a.iter().map(|e| e.seq).collect::<Vec<_>>(), [4]);
+        let at_b: Vec<_> = at(&conn, Log::Runs, "b", &[1, 3])
+            .unwrap()
+            .into_iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(at_b, [3]);
+        for sql in [Log::Runs.after_sql(), Log::Runs.before_sql()] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let mut rows = stmt.raw_query();
+            let mut plan = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                plan.push(row.get::<_, String>(3).unwrap());
+            }
+            assert!(
+                plan.iter().all(|step| !step.contains("TEMP B-TREE")),
+                "{sql} sorts: {plan:?}"
+            );
+        }
+    }
 
     #[test]
     fn run_subjects_name_the_change() {

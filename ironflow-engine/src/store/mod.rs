@@ -27,6 +27,8 @@ pub use manage::{ManageError, Restart};
 pub use config::{ConfigEntry, ConfigError, ConfigStore};
 pub use kv::{KvError, KvStore};
 pub use projections::{ProjectionError, ProjectionStore};
+#[cfg(test)]
+pub(crate) use schema::migrate;
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;
 pub use streams::StreamStore;

@@ -418,6 +418,17 @@ const MIGRATIONS: &[&str] = &[
         VALUES (NEW.env, NEW.id, NEW.function_id, NEW.status, OLD.status, NEW.attempt, NEW.updated_ms);
     END;
     "#,
+    // 13: one page less in every commit that changes a run's status (its
+    // emit, start and end). `run_events_env` served no read worth its
+    // write: subscriptions read the log by position across environments
+    // (`broker::log::after`, so a quiet environment's position moves past a
+    // busy one's rows), point reads go by position, and the newest-first
+    // history of one environment walks positions backwards as the `events`
+    // log's does. Measured (medians of 7 A/B runs on the 2-core VM): 3-step
+    // runs/s at 32 concurrent in-process +10 %, batched p50 -6 %.
+    r#"
+    DROP INDEX IF EXISTS run_events_env;
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -21,7 +21,10 @@ use crate::scheduler::function::{ConcurrencyDef, Dispatch, FunctionDef, TriggerD
 use crate::store::{Fence, Leased, Store};
 use crate::{EngineError, now_ms};
 
-/// A REST error (§0.3): `{"error": .., "code": ..}`.
+/// An error of the worker routes: unlike the other REST routes
+/// ([`super::RestError`], §0.3: the message in `error`), `error` carries the
+/// code, as workers match on it (§3.6: 409 `{"error":"STALE_EXECUTION"}`),
+/// and the message goes in `message`.
 fn rest_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,

@@ -98,6 +98,11 @@ fn open(path: &Path) -> StoreResult<Connection> {
         true,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Every statement the engine runs stays prepared: rusqlite keeps 16 by
+    // default, fewer than one connection runs (over a hundred distinct ones
+    // across the store), so a pull worker's poll, ack and report evicted each
+    // other and were parsed and planned again each time.
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }
 

@@ -664,6 +664,46 @@ mod pull {
                 "started_at": "2026-01-01T00:00:00.000Z", "ended_at": "2026-01-01T00:00:00.001Z", "duration_ms": 1 })
     }
 
+    /// A pull run no worker polls for waits in the queue without keeping
+    /// the dispatch loop busy: the loop only counts runs it dispatches
+    /// itself when it decides how long to sleep (it spun, a tick per turn,
+    /// while such a run was due).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_pull_run_leaves_the_dispatch_loop_idle() {
+        let (engine, api) = Api::start("pull-idle", Duration::from_secs(60)).await;
+        let (status, reply) = api
+            .post(
+                "/ironflow.v1.IronflowService/RegisterFunction",
+                json!({ "id": "remote-3", "triggers": [{ "event": "remote.started" }], "preferredMode": "EXECUTION_MODE_PULL" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{reply}");
+        let run_id = engine
+            .emit("remote.started", json!({}))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        // The loop looks again within a second (its idle poll), whether
+        // woken or not; then every tick of it is a transaction: count them.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let before = engine.store().commits();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let ticks = engine.store().commits() - before;
+        assert!(ticks <= 3, "{ticks} commits in 500 ms with nothing to do");
+        let run = engine.run(&run_id).await.unwrap().unwrap();
+        assert_eq!(
+            run.status,
+            RunStatus::Pending,
+            "the run still waits for a worker"
+        );
+        // It is still delivered to the first poll.
+        api.register("w-1").await;
+        let (status, jobs) = api.poll("w-1").await;
+        assert_eq!(status, 200, "{jobs}");
+        assert_eq!(jobs["jobs"][0]["run_id"], run_id.as_str());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_worker_registers_polls_acks_checkpoints_and_completes() {
         let (engine, api) = Api::start("pull", Duration::from_secs(60)).await;

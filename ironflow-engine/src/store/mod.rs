@@ -421,7 +421,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// whose lease expired back in the queue, claims up to `limit` due runs
     /// (status pending or waiting, due at or before `now_ms`, not gated,
     /// dispatched by the engine), marks them running and returns them with
-    /// their journal, and says when the next run is due.
+    /// their journal, and says when the next of those (not a pull run, which
+    /// waits for a worker's poll) is due.
     fn tick(&self, now_ms: i64, limit: usize) -> BoxFuture<'_, StoreResult<Tick>>;
 
     /// Journals step results of a running run (idempotent: a completed row

@@ -1094,9 +1094,12 @@ impl Store for SqliteStore {
                 }
                 claimed.push(start_run(conn, &mut run, now_ms)?);
             }
+            // Only runs this loop claims: a pull run waits for a worker's
+            // poll, and counting it made the loop spin while one was due.
             let next_due = conn
                 .prepare_cached(
-                    "SELECT MIN(due_ms) FROM runs WHERE due_ms IS NOT NULL AND blocked = 0 AND status IN ('pending', 'waiting')",
+                    "SELECT MIN(due_ms) FROM runs WHERE due_ms IS NOT NULL AND blocked = 0 \
+                     AND status IN ('pending', 'waiting') AND dispatch IN ('local', 'push')",
                 )?
                 .query_row([], |r| r.get(0))?;
             Ok(Tick { expired, claimed, next_due })

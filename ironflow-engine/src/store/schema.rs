@@ -429,6 +429,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX IF EXISTS run_events_env;
     "#,
+    // 14: due runs indexed by who takes them. The dispatch loop (local and
+    // push runs) and pull workers' polls each walked the other's due runs
+    // in the one `runs_due`: a backlog of pull runs no worker takes was
+    // read again by every tick of the loop. A run is in one of the two, so
+    // writes touch as many pages as before.
+    r#"
+    DROP INDEX runs_due;
+    CREATE INDEX runs_due ON runs(due_ms) WHERE due_ms IS NOT NULL AND dispatch != 'pull';
+    CREATE INDEX runs_due_pull ON runs(env, due_ms) WHERE due_ms IS NOT NULL AND dispatch = 'pull';
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -694,6 +694,36 @@ fn insert_run(
     Ok(())
 }
 
+// Due runs, by who takes them (migration 14 indexes each kind apart, so
+// neither walks the other's backlog): the engine's dispatch loop claims
+// local and push runs; a pull run waits for a worker's poll of its
+// environment and functions. Each statement repeats its index's condition
+// (`dispatch != 'pull'`, `dispatch = 'pull'`) for SQLite to use it.
+
+/// Up to `?2` runs due at `?1` that the dispatch loop claims, soonest first.
+const DUE_FOR_ENGINE: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE due_ms IS NOT NULL AND dispatch != 'pull' AND due_ms <= ?1 \
+     AND status IN ('pending', 'waiting') AND blocked = 0 ORDER BY due_ms LIMIT ?2"
+);
+
+/// When the next run the dispatch loop claims is due. Not a pull run's
+/// time: the loop would wake for a run it never claims (and spun while one
+/// was due).
+const NEXT_DUE_FOR_ENGINE: &str = "SELECT MIN(due_ms) FROM runs WHERE due_ms IS NOT NULL \
+     AND dispatch != 'pull' AND blocked = 0 AND status IN ('pending', 'waiting')";
+
+/// Up to `?3` pull runs due at `?1` of the functions `?2` (JSON array) in
+/// environment `?4`, soonest first.
+const DUE_FOR_PULL: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE due_ms IS NOT NULL AND dispatch = 'pull' AND env = ?4 AND due_ms <= ?1 \
+     AND status IN ('pending', 'waiting') AND blocked = 0 \
+     AND function_id IN (SELECT value FROM json_each(?2)) ORDER BY due_ms LIMIT ?3"
+);
+
 /// How [`Store::emit`] starts a new run.
 #[derive(Debug, Clone, Copy)]
 enum Start {
@@ -1075,11 +1105,7 @@ impl Store for SqliteStore {
                 )?
                 .execute([now_ms])?;
             let due: Vec<Run> = conn
-                .prepare_cached(&format!(
-                    "SELECT {RUN_COLUMNS} FROM runs WHERE due_ms IS NOT NULL AND due_ms <= ?1 \
-                     AND status IN ('pending', 'waiting') AND blocked = 0 AND dispatch IN ('local', 'push') \
-                     ORDER BY due_ms LIMIT ?2"
-                ))?
+                .prepare_cached(DUE_FOR_ENGINE)?
                 .query_map(params![now_ms, limit as i64], run_from_row)?
                 .map(|r| r.map_err(StoreError::from).and_then(finish_run))
                 .collect::<StoreResult<_>>()?;
@@ -1094,14 +1120,7 @@ impl Store for SqliteStore {
                 }
                 claimed.push(start_run(conn, &mut run, now_ms)?);
             }
-            // Only runs this loop claims: a pull run waits for a worker's
-            // poll, and counting it made the loop spin while one was due.
-            let next_due = conn
-                .prepare_cached(
-                    "SELECT MIN(due_ms) FROM runs WHERE due_ms IS NOT NULL AND blocked = 0 \
-                     AND status IN ('pending', 'waiting') AND dispatch IN ('local', 'push')",
-                )?
-                .query_row([], |r| r.get(0))?;
+            let next_due = conn.prepare_cached(NEXT_DUE_FOR_ENGINE)?.query_row([], |r| r.get(0))?;
             Ok(Tick { expired, claimed, next_due })
         })
     }
@@ -1349,11 +1368,7 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let ids = serde_json::to_string(&function_ids)?;
             let due: Vec<Run> = conn
-                .prepare_cached(&format!(
-                    "SELECT {RUN_COLUMNS} FROM runs WHERE due_ms IS NOT NULL AND due_ms <= ?1 \
-                     AND status IN ('pending', 'waiting') AND blocked = 0 AND dispatch = 'pull' \
-                     AND function_id IN (SELECT value FROM json_each(?2)) AND env = ?4 ORDER BY due_ms LIMIT ?3"
-                ))?
+                .prepare_cached(DUE_FOR_PULL)?
                 .query_map(params![now_ms, ids, limit as i64, env], run_from_row)?
                 .map(|r| r.map_err(StoreError::from).and_then(finish_run))
                 .collect::<StoreResult<_>>()?;
@@ -1525,6 +1540,62 @@ mod tests {
             duration_ms: 0,
             compensation_for: None,
         }
+    }
+
+    /// Due runs go to who takes them: the dispatch loop claims a local run
+    /// and does not wait for a pull run (nor count it as next due), a poll
+    /// leases the pull run; each statement walks its own index in due order.
+    #[tokio::test]
+    async fn due_runs_are_read_by_who_takes_them() {
+        let dir = std::env::temp_dir().join(crate::new_id("ironflow-due-test"));
+        let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+        let runs = vec![
+            NewRun::plain("run_pull", "pull"),
+            NewRun::plain("run_local", "local"),
+        ];
+        store
+            .emit("default", event("evt_1"), runs, 0, 10)
+            .await
+            .unwrap();
+        let tick = store.tick(20, 10).await.unwrap();
+        let claimed: Vec<_> = tick.claimed.iter().map(|c| c.run.id.as_str()).collect();
+        assert_eq!(claimed, ["run_local"]);
+        assert_eq!(
+            tick.next_due, None,
+            "a pull run is not the loop's to wait for"
+        );
+        let leased = store
+            .lease("default", vec!["f".to_owned()], "w", 20, 1_000, 10)
+            .await
+            .unwrap();
+        let leased: Vec<_> = leased.iter().map(|l| l.claimed.run.id.as_str()).collect();
+        assert_eq!(leased, ["run_pull"]);
+
+        let conn = store.reader.lock().unwrap();
+        for (sql, index) in [
+            (DUE_FOR_ENGINE, "runs_due"),
+            (NEXT_DUE_FOR_ENGINE, "runs_due"),
+            (DUE_FOR_PULL, "runs_due_pull"),
+        ] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let mut rows = stmt.raw_query();
+            let mut plan = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                plan.push(row.get::<_, String>(3).unwrap());
+            }
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains(&format!("INDEX {index} "))),
+                "{sql}: {plan:?}"
+            );
+            assert!(
+                plan.iter().all(|step| !step.contains("TEMP B-TREE")),
+                "{sql}: {plan:?}"
+            );
+        }
+        drop(conn);
+        store.close();
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// The run a finish hands to its waiters is the row it wrote.

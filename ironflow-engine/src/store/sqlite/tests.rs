@@ -1,0 +1,199 @@
+//! Store tests against a real SQLite file.
+
+use ironflow::protocol::{StepStatus, StepType};
+
+use super::*;
+
+fn event(id: &str) -> EventEnvelope {
+    EventEnvelope {
+        id: id.to_owned(),
+        name: "e".to_owned(),
+        data: Value::Null,
+        timestamp: "2026-01-01T00:00:00Z".to_owned(),
+        version: Some(1),
+        idempotency_key: None,
+        source: None,
+        metadata: None,
+    }
+}
+
+fn step(run_id: &str, name: &str) -> StepResult {
+    StepResult {
+        id: format!("{run_id}:{name}:0"),
+        name: name.to_owned(),
+        kind: StepType::Invoke,
+        status: StepStatus::Completed,
+        output: Some(Value::String(name.to_owned())),
+        error: None,
+        started_at: String::new(),
+        ended_at: String::new(),
+        duration_ms: 0,
+        compensation_for: None,
+    }
+}
+
+/// Due runs go to who takes them: the dispatch loop claims a local run
+/// and does not wait for a pull run (nor count it as next due), a poll
+/// leases the pull run; each statement walks its own index in due order.
+#[tokio::test]
+async fn due_runs_are_read_by_who_takes_them() {
+    let dir = std::env::temp_dir().join(crate::new_id("ironflow-due-test"));
+    let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+    let runs = vec![
+        NewRun::plain("run_pull", "pull"),
+        NewRun::plain("run_local", "local"),
+    ];
+    store
+        .emit("default", event("evt_1"), runs, 0, 10)
+        .await
+        .unwrap();
+    let tick = store.tick(20, 10).await.unwrap();
+    let claimed: Vec<_> = tick.claimed.iter().map(|c| c.run.id.as_str()).collect();
+    assert_eq!(claimed, ["run_local"]);
+    assert_eq!(
+        tick.next_due, None,
+        "a pull run is not the loop's to wait for"
+    );
+    let leased = store
+        .lease("default", vec!["f".to_owned()], "w", 20, 1_000, 10)
+        .await
+        .unwrap();
+    let leased: Vec<_> = leased.iter().map(|l| l.claimed.run.id.as_str()).collect();
+    assert_eq!(leased, ["run_pull"]);
+
+    let conn = store.reader.lock().unwrap();
+    for (sql, index) in [
+        (DUE_FOR_ENGINE, "runs_due"),
+        (NEXT_DUE_FOR_ENGINE, "runs_due"),
+        (DUE_FOR_PULL, "runs_due_pull"),
+    ] {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let mut rows = stmt.raw_query();
+        let mut plan = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            plan.push(row.get::<_, String>(3).unwrap());
+        }
+        assert!(
+            plan.iter()
+                .any(|step| step.contains(&format!("INDEX {index} "))),
+            "{sql}: {plan:?}"
+        );
+        assert!(
+            plan.iter().all(|step| !step.contains("TEMP B-TREE")),
+            "{sql}: {plan:?}"
+        );
+    }
+    drop(conn);
+    store.close();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The run a finish hands to its waiters is the row it wrote.
+#[tokio::test]
+async fn the_ended_run_of_a_finish_is_the_stored_row() {
+    let dir = std::env::temp_dir().join(crate::new_id("ironflow-ended-test"));
+    let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+    for (i, outcome) in [
+        Outcome::Completed(serde_json::json!({ "total": 6 })),
+        Outcome::Failed(serde_json::json!({ "message": "no", "code": "E" })),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let run_id = format!("run_{i}");
+        let run = NewRun::plain(&run_id, "local");
+        let stored = store
+            .emit("default", event(&format!("evt_{i}")), vec![run], 1, 10)
+            .await
+            .unwrap();
+        assert_eq!(stored.claimed.len(), 1);
+        let finished = store
+            .finish(&run_id, 1, 0xab, vec![step(&run_id, "a")], outcome, 20)
+            .await
+            .unwrap();
+        let ended = finished.ended.expect("an end hands over the run");
+        assert_eq!(Some(ended), store.get_run(&run_id).await.unwrap());
+    }
+    store.close();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Failing operations in one group commit are undone alone, the
+/// one-statement kind (no savepoint) as well as the savepoint kind; the
+/// others of the group commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_operation_leaves_the_rest_of_its_group_committed() {
+    let dir = std::env::temp_dir().join(crate::new_id("ironflow-group-test"));
+    let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+    let run = NewRun::plain("run_a", "pull");
+    store
+        .emit("default", event("evt_1"), vec![run], 0, 0)
+        .await
+        .unwrap();
+
+    // Hold the write connection (on another thread) so that what
+    // follows queues up for the writer thread and is taken as one group.
+    let store = Arc::new(store);
+    let (release, held) = mpsc::channel::<()>();
+    let (holds, holding_now) = mpsc::channel::<()>();
+    let holding = tokio::spawn(store.write(move |_| {
+        holds.send(()).unwrap();
+        let _ = held.recv();
+        Ok(())
+    }));
+    holding_now.recv().unwrap();
+    let spawn = |steps: Vec<StepResult>| {
+        let store = store.clone();
+        let run_id = steps[0].id.split(':').next().unwrap().to_owned();
+        tokio::spawn(async move { store.record_steps(&run_id, 1, steps).await })
+    };
+    let one = spawn(vec![step("run_a", "one")]);
+    // No such run: the foreign key fails the statement.
+    let orphan = spawn(vec![step("run_gone", "x")]);
+    let orphans = spawn(vec![step("run_gone", "y"), step("run_gone", "z")]);
+    // Writes a row, then fails: its savepoint must undo the row.
+    let partial = tokio::spawn(store.write(|conn| {
+        insert_steps(
+            conn,
+            "run_a",
+            1,
+            &StepInsert::rows(&[step("run_a", "partial")], 0)?,
+        )?;
+        Err::<(), _>(StoreError::Closed)
+    }));
+    let two = spawn(vec![step("run_a", "two"), step("run_a", "three")]);
+    while store.writer.queued.load(Ordering::SeqCst) < 5 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).unwrap();
+    holding.await.unwrap().unwrap();
+    let one = one.await.unwrap();
+    let (orphan, orphans, partial, two) = (
+        orphan.await.unwrap(),
+        orphans.await.unwrap(),
+        partial.await.unwrap(),
+        two.await.unwrap(),
+    );
+    assert_eq!(
+        store.commits(),
+        3,
+        "emit, held write, then the five as one group"
+    );
+    one.unwrap();
+    assert!(orphan.is_err());
+    assert!(orphans.is_err());
+    assert!(partial.is_err());
+    two.unwrap();
+
+    let names: Vec<String> = store
+        .steps("run_a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["one", "two", "three"]);
+    assert!(store.steps("run_gone").await.unwrap().is_empty());
+    store.close();
+    let _ = std::fs::remove_dir_all(dir);
+}

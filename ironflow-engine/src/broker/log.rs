@@ -300,12 +300,7 @@ mod tests {
             .collect();
         assert_eq!(at_b, [3]);
         for sql in [Log::Runs.after_sql(), Log::Runs.before_sql()] {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let mut rows = stmt.raw_query();
-            let mut plan = Vec::new();
-            while let Some(row) = rows.next().unwrap() {
-                plan.push(row.get::<_, String>(3).unwrap());
-            }
+            let plan = crate::store::query_plan(&conn, &sql);
             assert!(
                 plan.iter().all(|step| !step.contains("TEMP B-TREE")),
                 "{sql} sorts: {plan:?}"

@@ -29,6 +29,19 @@ pub use kv::{KvError, KvStore};
 pub use projections::{ProjectionError, ProjectionStore};
 #[cfg(test)]
 pub(crate) use schema::migrate;
+
+/// The steps of SQLite's plan for `sql`, its parameters left unbound (for
+/// tests that pin which index a statement uses).
+#[cfg(test)]
+pub(crate) fn query_plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let mut rows = stmt.raw_query();
+    let mut plan = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        plan.push(row.get(3).unwrap());
+    }
+    plan
+}
 pub use sqlite::SqliteStore;
 pub(crate) use sqlite::match_key;
 pub use streams::StreamStore;

@@ -67,12 +67,7 @@ async fn due_runs_are_read_by_who_takes_them() {
         (NEXT_DUE_FOR_ENGINE, "runs_due"),
         (DUE_FOR_PULL, "runs_due_pull"),
     ] {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let mut rows = stmt.raw_query();
-        let mut plan = Vec::new();
-        while let Some(row) = rows.next().unwrap() {
-            plan.push(row.get::<_, String>(3).unwrap());
-        }
+        let plan = crate::store::query_plan(&conn, sql);
         assert!(
             plan.iter()
                 .any(|step| step.contains(&format!("INDEX {index} "))),

@@ -155,4 +155,5 @@ async fn the_quickstart_runs_end_to_end_on_the_embedded_engine() {
     ]}, {
         insta::assert_snapshot!(text);
     });
+    let _ = std::fs::remove_dir_all(&dir);
 }

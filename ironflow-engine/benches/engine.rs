@@ -40,8 +40,13 @@ async fn hundred(ctx: Ctx) -> ironflow::Result<u32> {
     Ok(sum)
 }
 
+/// This run's databases, removed when it ends.
+fn run_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("ironflow-bench-{}", std::process::id()))
+}
+
 fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ironflow-bench-{tag}-{}", std::process::id()));
+    let dir = run_dir().join(tag);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -478,4 +483,5 @@ async fn main() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-engine.md"),
         out,
     );
+    let _ = std::fs::remove_dir_all(run_dir());
 }

@@ -16,8 +16,13 @@ use ironflow_engine::store::TopicStore;
 use ironflow_engine::{Engine, EngineConfig, api};
 use serde_json::json;
 
+/// This run's databases, removed when it ends.
+fn run_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("ironflow-bench-{}", std::process::id()))
+}
+
 fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ironflow-bench-{tag}-{}", std::process::id()));
+    let dir = run_dir().join(tag);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -140,4 +145,5 @@ async fn main() {
     out += &format!("| replayed messages/s to one subscriber (20,000 stored) | {replay:.0} |\n");
     print!("{out}");
     let _ = std::fs::write("target/bench-subscriptions.md", &out);
+    let _ = std::fs::remove_dir_all(run_dir());
 }

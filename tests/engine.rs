@@ -704,6 +704,54 @@ mod pull {
         assert_eq!(jobs["jobs"][0]["run_id"], run_id.as_str());
     }
 
+    /// A worker's long poll gets a sleeping run back when its sleep ends,
+    /// not at the poll's next once-a-second look: the poll waits until the
+    /// next due run of its functions.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_poll_returns_a_sleeping_run_when_its_sleep_ends() {
+        let (engine, api) = Api::start("pull-sleep", Duration::from_secs(60)).await;
+        let (status, reply) = api
+            .post(
+                "/ironflow.v1.IronflowService/RegisterFunction",
+                json!({ "id": "remote-3", "triggers": [{ "event": "remote.started" }], "preferredMode": "EXECUTION_MODE_PULL" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{reply}");
+        api.register("w-1").await;
+        let run_id = engine
+            .emit("remote.started", json!({}))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let (_, jobs) = api.poll("w-1").await;
+        let job = jobs["jobs"][0].clone();
+        let fence = json!({ "run_id": run_id, "execution_seq": job["execution_seq"], "lease_token": job["lease_token"] });
+        let job_path = format!("/api/v1/workers/w-1/jobs/{run_id}");
+        assert_eq!(api.put(&format!("{job_path}/ack"), fence).await.0, 200);
+        let sleep = Duration::from_millis(300);
+        let until = ironflow::protocol::format_timestamp(std::time::SystemTime::now() + sleep);
+        let mut yielded = json!({ "status": "yielded", "steps": [], "step_offset": 0,
+            "yield": { "step_id": format!("{run_id}:nap:0"), "type": "sleep", "until": until } });
+        yielded["execution_seq"] = job["execution_seq"].clone();
+        yielded["lease_token"] = job["lease_token"].clone();
+        let started = std::time::Instant::now();
+        assert_eq!(api.put(&job_path, yielded).await.0, 200);
+
+        let (status, jobs) = api.poll("w-1").await;
+        let waited = started.elapsed();
+        assert_eq!(status, 200, "{jobs}");
+        assert_eq!(jobs["jobs"][0]["run_id"], run_id.as_str());
+        assert!(
+            waited >= sleep - Duration::from_millis(5),
+            "returned before the sleep ended: {waited:?}"
+        );
+        assert!(
+            waited < Duration::from_millis(800),
+            "the poll looked again only after {waited:?} for a {sleep:?} sleep"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_worker_registers_polls_acks_checkpoints_and_completes() {
         let (engine, api) = Api::start("pull", Duration::from_secs(60)).await;

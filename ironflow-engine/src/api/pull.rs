@@ -439,7 +439,7 @@ pub(super) async fn poll(
     loop {
         let notified = scheduler.jobs_available.notified();
         let lease_ms = state.lease.as_millis() as i64;
-        match state
+        let next_due = match state
             .engine
             .store()
             .lease(
@@ -452,12 +452,12 @@ pub(super) async fn poll(
             )
             .await
         {
-            Ok(leased) if !leased.is_empty() => return jobs_reply(&leased),
-            Ok(_) => {}
+            Ok(leases) if !leases.leased.is_empty() => return jobs_reply(&leases.leased),
+            Ok(leases) => leases.next_due,
             Err(e) => {
                 return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string());
             }
-        }
+        };
         let now = tokio::time::Instant::now();
         if now >= deadline {
             let mut response = StatusCode::NO_CONTENT.into_response();
@@ -469,13 +469,17 @@ pub(super) async fn poll(
             return response;
         }
         // Wait to be handed a new run by its emit, or for a notification
-        // (runs that became due otherwise); sleeping runs become due
-        // without one: look again at least every second.
+        // (runs that became due otherwise), or until the next sleeping or
+        // waiting run of these functions is due (it becomes due without a
+        // notification); and look again at least every second.
         let mut waiting =
             scheduler
                 .pollers
                 .wait(&caller.env, &worker_id, &function_ids, lease_ms, available);
-        let pause = (deadline - now).min(Duration::from_secs(1));
+        let mut pause = (deadline - now).min(Duration::from_secs(1));
+        if let Some(due) = next_due {
+            pause = pause.min(Duration::from_millis((due - now_ms()).max(1) as u64));
+        }
         let first = tokio::select! {
             first = waiting.first() => first,
             _ = tokio::time::timeout(pause, notified) => None,

@@ -297,6 +297,17 @@ pub struct Leased {
     pub step_sequence_base: i64,
 }
 
+/// What a worker's poll leased.
+#[derive(Debug, Default)]
+pub struct Leases {
+    /// The runs leased to the worker.
+    pub leased: Vec<Leased>,
+    /// When none was due: when the next run of the polled functions is (a
+    /// sleep or a wait's timeout), in ms since the epoch, so a long poll
+    /// can wait until then.
+    pub next_due: Option<i64>,
+}
+
 /// Why a fenced update was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fence {
@@ -486,7 +497,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     fn recover(&self, now_ms: i64) -> BoxFuture<'_, StoreResult<usize>>;
 
     /// Leases up to `limit` due pull-mode runs of `function_ids` in `env` to
-    /// a worker until `now_ms + lease_ms`.
+    /// a worker until `now_ms + lease_ms`; when none is due, says when the
+    /// next of them is.
     fn lease(
         &self,
         env: &str,
@@ -495,7 +507,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         now_ms: i64,
         lease_ms: i64,
         limit: usize,
-    ) -> BoxFuture<'_, StoreResult<Vec<Leased>>>;
+    ) -> BoxFuture<'_, StoreResult<Leases>>;
 
     /// Checks a worker's fence on a run; `seq`/`token` absent = an older SDK
     /// that sends none (the worker must still hold the run).

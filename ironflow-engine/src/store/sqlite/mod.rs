@@ -26,8 +26,8 @@ use tokio::sync::oneshot;
 
 use super::schema;
 use super::{
-    Claimed, Emitted, Fence, Finished, Leased, NewRun, Outcome, Run, RunStatus, StepRow, Store,
-    StoreError, StoreResult, Stored, Suspension, Tick,
+    Claimed, Emitted, Fence, Finished, Leased, Leases, NewRun, Outcome, Run, RunStatus, StepRow,
+    Store, StoreError, StoreResult, Stored, Suspension, Tick,
 };
 
 /// The columns [`run_from_row`] reads, for statements built at compile time.
@@ -639,7 +639,7 @@ impl Store for SqliteStore {
         now_ms: i64,
         lease_ms: i64,
         limit: usize,
-    ) -> BoxFuture<'_, StoreResult<Vec<Leased>>> {
+    ) -> BoxFuture<'_, StoreResult<Leases>> {
         let worker_id = worker_id.to_owned();
         let env = env.to_owned();
         self.write(move |conn| {
@@ -668,7 +668,14 @@ impl Store for SqliteStore {
                     .query_row([&run.id], |r| r.get(0))?;
                 leased.push(Leased { claimed, execution_seq: seq, lease_token: token, step_sequence_base });
             }
-            Ok(leased)
+            let next_due = match leased.is_empty() {
+                true => conn
+                    .prepare_cached(NEXT_DUE_FOR_PULL)?
+                    .query_row(params![env, ids], |r| r.get(0))
+                    .optional()?,
+                false => None,
+            };
+            Ok(Leases { leased, next_due })
         })
     }
 

@@ -38,6 +38,12 @@ pub(super) const DUE_FOR_PULL: &str = concat!(
      AND function_id IN (SELECT value FROM json_each(?2)) ORDER BY due_ms LIMIT ?3"
 );
 
+/// When the next run of the functions `?2` (JSON array) in environment
+/// `?1` that a poll could lease is due.
+pub(super) const NEXT_DUE_FOR_PULL: &str = "SELECT due_ms FROM runs WHERE due_ms IS NOT NULL \
+     AND dispatch = 'pull' AND env = ?1 AND status IN ('pending', 'waiting') AND blocked = 0 \
+     AND function_id IN (SELECT value FROM json_each(?2)) ORDER BY due_ms LIMIT 1";
+
 /// How [`Store::emit`] starts a new run.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Start {

@@ -34,7 +34,8 @@ fn step(run_id: &str, name: &str) -> StepResult {
 
 /// Due runs go to who takes them: the dispatch loop claims a local run
 /// and does not wait for a pull run (nor count it as next due), a poll
-/// leases the pull run; each statement walks its own index in due order.
+/// leases the pull run (and, before it is due, learns when it will be);
+/// each statement walks its own index in due order.
 #[tokio::test]
 async fn due_runs_are_read_by_who_takes_them() {
     let dir = std::env::temp_dir().join(crate::new_id("ironflow-due-test"));
@@ -54,11 +55,37 @@ async fn due_runs_are_read_by_who_takes_them() {
         tick.next_due, None,
         "a pull run is not the loop's to wait for"
     );
+    let early = store
+        .lease("default", vec!["f".to_owned()], "w", 5, 1_000, 10)
+        .await
+        .unwrap();
+    assert!(early.leased.is_empty());
+    assert_eq!(
+        early.next_due,
+        Some(10),
+        "a poll before the run is due learns when it is"
+    );
+    let none = store
+        .lease("default", vec!["g".to_owned()], "w", 5, 1_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        none.next_due, None,
+        "another function's run is not waited for"
+    );
     let leased = store
         .lease("default", vec!["f".to_owned()], "w", 20, 1_000, 10)
         .await
         .unwrap();
-    let leased: Vec<_> = leased.iter().map(|l| l.claimed.run.id.as_str()).collect();
+    assert_eq!(
+        leased.next_due, None,
+        "a lease that found runs does not look further"
+    );
+    let leased: Vec<_> = leased
+        .leased
+        .iter()
+        .map(|l| l.claimed.run.id.as_str())
+        .collect();
     assert_eq!(leased, ["run_pull"]);
 
     let conn = store.reader.lock().unwrap();
@@ -66,6 +93,7 @@ async fn due_runs_are_read_by_who_takes_them() {
         (DUE_FOR_ENGINE, "runs_due"),
         (NEXT_DUE_FOR_ENGINE, "runs_due"),
         (DUE_FOR_PULL, "runs_due_pull"),
+        (NEXT_DUE_FOR_PULL, "runs_due_pull"),
     ] {
         let plan = crate::store::query_plan(&conn, sql);
         assert!(

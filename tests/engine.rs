@@ -648,6 +648,18 @@ mod pull {
             .await
         }
 
+        /// Registers `remote-3`, triggered by `remote.started`, as a pull
+        /// function.
+        async fn register_function(&self) {
+            let (status, reply) = self
+                .post(
+                    "/ironflow.v1.IronflowService/RegisterFunction",
+                    json!({ "id": "remote-3", "triggers": [{ "event": "remote.started" }], "preferredMode": "EXECUTION_MODE_PULL" }),
+                )
+                .await;
+            assert_eq!(status, 200, "{reply}");
+        }
+
         async fn register(&self, worker: &str) {
             let body = json!({ "worker_id": worker, "hostname": "test", "function_ids": ["remote-3"], "max_concurrent_jobs": 1, "labels": {}, "version": {"sdk": "test", "runtime": "test"} });
             assert_eq!(
@@ -657,6 +669,16 @@ mod pull {
                 200
             );
         }
+    }
+
+    /// Emits `remote.started`; returns the run it started.
+    async fn started(engine: &Engine) -> String {
+        engine
+            .emit("remote.started", json!({}))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone()
     }
 
     fn step(run_id: &str, name: &str, output: Value) -> Value {
@@ -671,19 +693,8 @@ mod pull {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_queued_pull_run_leaves_the_dispatch_loop_idle() {
         let (engine, api) = Api::start("pull-idle", Duration::from_secs(60)).await;
-        let (status, reply) = api
-            .post(
-                "/ironflow.v1.IronflowService/RegisterFunction",
-                json!({ "id": "remote-3", "triggers": [{ "event": "remote.started" }], "preferredMode": "EXECUTION_MODE_PULL" }),
-            )
-            .await;
-        assert_eq!(status, 200, "{reply}");
-        let run_id = engine
-            .emit("remote.started", json!({}))
-            .await
-            .unwrap()
-            .run_ids[0]
-            .clone();
+        api.register_function().await;
+        let run_id = started(&engine).await;
         // The loop looks again within a second (its idle poll), whether
         // woken or not; then every tick of it is a transaction: count them.
         tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -710,20 +721,9 @@ mod pull {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_long_poll_returns_a_sleeping_run_when_its_sleep_ends() {
         let (engine, api) = Api::start("pull-sleep", Duration::from_secs(60)).await;
-        let (status, reply) = api
-            .post(
-                "/ironflow.v1.IronflowService/RegisterFunction",
-                json!({ "id": "remote-3", "triggers": [{ "event": "remote.started" }], "preferredMode": "EXECUTION_MODE_PULL" }),
-            )
-            .await;
-        assert_eq!(status, 200, "{reply}");
+        api.register_function().await;
         api.register("w-1").await;
-        let run_id = engine
-            .emit("remote.started", json!({}))
-            .await
-            .unwrap()
-            .run_ids[0]
-            .clone();
+        let run_id = started(&engine).await;
         let (_, jobs) = api.poll("w-1").await;
         let job = jobs["jobs"][0].clone();
         let fence = json!({ "run_id": run_id, "execution_seq": job["execution_seq"], "lease_token": job["lease_token"] });
@@ -831,12 +831,7 @@ mod pull {
         );
         api.register("w-dead").await;
         api.register("w-alive").await;
-        let run_id = engine
-            .emit("remote.started", json!({}))
-            .await
-            .unwrap()
-            .run_ids[0]
-            .clone();
+        let run_id = started(&engine).await;
         let (_, first) = api.poll("w-dead").await;
         let first = first["jobs"][0].clone();
         assert_eq!(first["run_id"], run_id.as_str());

@@ -22,7 +22,6 @@ use ironflow::__private::BoxFuture;
 use ironflow::protocol::{EventEnvelope, StepResult};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 use super::schema;
 use super::{
@@ -48,7 +47,7 @@ use rows::*;
 pub(crate) use rows::{json_text, load_run};
 use runs::*;
 pub(crate) use runs::{match_key, release_gates};
-use writer::{OpBody, Reply, WriteOp, Writer, writer_loop};
+use writer::{WriteOp, Writer, writer_loop};
 
 /// The SQLite [`Store`].
 pub struct SqliteStore {
@@ -179,19 +178,7 @@ impl SqliteStore {
         one_statement: bool,
         f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<R>> {
-        let (tx, rx) = oneshot::channel();
-        let run: OpBody = Box::new(move |conn: &Connection| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let reply: Reply = Box::new(move |commit| {
-                let _ = tx.send(match commit {
-                    Ok(()) => result,
-                    Err(e) => Err(StoreError::Commit(e)),
-                });
-            });
-            (ok, reply)
-        });
-        let op = WriteOp { one_statement, run };
+        let (op, rx) = WriteOp::new(one_statement, f);
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let writer = self.writer.clone();
         Box::pin(async move {

@@ -111,6 +111,38 @@ async fn due_runs_are_read_by_who_takes_them() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// An operation whose transaction cannot begin is answered with the error
+/// and never runs: outside a transaction its statements would each commit
+/// while its caller is told it failed.
+#[tokio::test]
+async fn an_operation_whose_transaction_cannot_begin_does_not_run() {
+    let dir = std::env::temp_dir().join(crate::new_id("ironflow-begin-test"));
+    let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (op, answer) = WriteOp::new(false, {
+        let ran = ran.clone();
+        move |_: &Connection| {
+            ran.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    {
+        let conn = store.writer.conn.lock().unwrap();
+        // A transaction already open makes BEGIN IMMEDIATE fail.
+        conn.execute_batch("BEGIN").unwrap();
+        store.writer.commit_group(&conn, vec![op]);
+        conn.execute_batch("ROLLBACK").unwrap();
+    }
+    let answer = answer.await.unwrap();
+    assert!(matches!(answer, Err(StoreError::Commit(_))), "{answer:?}");
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "the operation ran without its transaction"
+    );
+    store.close();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The run a finish hands to its waiters is the row it wrote.
 #[tokio::test]
 async fn the_ended_run_of_a_finish_is_the_stored_row() {

@@ -4,11 +4,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 
 use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::store::{StoreError, StoreResult};
 
 pub(super) type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// The body of a queued operation: runs it, says whether it succeeded, and
-/// returns how to answer once its transaction's commit is known.
-pub(super) type OpBody = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// The body of a queued operation: runs it in the open transaction (or,
+/// given the error that kept the transaction from beginning, does not), says
+/// whether it succeeded, and returns how to answer once the commit is known.
+pub(super) type OpBody = Box<dyn FnOnce(Result<&Connection, String>) -> (bool, Reply) + Send>;
 
 /// An operation queued on the writer thread.
 pub(super) struct WriteOp {
@@ -16,6 +20,29 @@ pub(super) struct WriteOp {
     /// statement by itself, so it needs no savepoint of its own in a group.
     pub(super) one_statement: bool,
     pub(super) run: OpBody,
+}
+
+impl WriteOp {
+    /// The operation `f` and where its answer arrives: `f`'s result once
+    /// its transaction committed, the commit's error otherwise.
+    pub(super) fn new<R: Send + 'static>(
+        one_statement: bool,
+        f: impl FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    ) -> (WriteOp, oneshot::Receiver<StoreResult<R>>) {
+        let (tx, rx) = oneshot::channel();
+        let run: OpBody = Box::new(move |conn: Result<&Connection, String>| {
+            let result = conn.map_err(StoreError::Commit).and_then(f);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit| {
+                let _ = tx.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Commit(e)),
+                });
+            });
+            (ok, reply)
+        });
+        (WriteOp { one_statement, run }, rx)
+    }
 }
 
 /// Most operations one transaction takes.
@@ -103,9 +130,12 @@ impl Writer {
             }
             committed
         };
+        // Without a transaction an operation would run in autocommit mode,
+        // its statements committed one by one while its caller is told it
+        // failed: it is answered without running.
         if let Err(e) = exec("BEGIN IMMEDIATE") {
             for op in group {
-                let (_, reply) = (op.run)(conn);
+                let (_, reply) = (op.run)(Err(e.clone()));
                 reply(Err(e.clone()));
             }
             return;
@@ -114,7 +144,7 @@ impl Writer {
         // whole transaction (and is answered with its own error).
         if group.len() == 1 {
             let op = group.pop().expect("one op");
-            let (ok, reply) = (op.run)(conn);
+            let (ok, reply) = (op.run)(Ok(conn));
             if ok {
                 reply(commit());
             } else {
@@ -126,12 +156,12 @@ impl Writer {
         let mut replies = Vec::with_capacity(group.len());
         for op in group {
             if op.one_statement {
-                let (_, reply) = (op.run)(conn);
+                let (_, reply) = (op.run)(Ok(conn));
                 replies.push(reply);
                 continue;
             }
             let saved = exec("SAVEPOINT op");
-            let (ok, reply) = (op.run)(conn);
+            let (ok, reply) = (op.run)(Ok(conn));
             if saved.is_ok() {
                 let released = if ok {
                     exec("RELEASE op")

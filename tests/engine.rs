@@ -671,14 +671,9 @@ mod pull {
         }
     }
 
-    /// Emits `remote.started`; returns the run it started.
-    async fn started(engine: &Engine) -> String {
-        engine
-            .emit("remote.started", json!({}))
-            .await
-            .unwrap()
-            .run_ids[0]
-            .clone()
+    /// Emits `remote.started` with `data`; returns the run it started.
+    async fn started(engine: &Engine, data: Value) -> String {
+        engine.emit("remote.started", data).await.unwrap().run_ids[0].clone()
     }
 
     fn step(run_id: &str, name: &str, output: Value) -> Value {
@@ -694,7 +689,7 @@ mod pull {
     async fn a_queued_pull_run_leaves_the_dispatch_loop_idle() {
         let (engine, api) = Api::start("pull-idle", Duration::from_secs(60)).await;
         api.register_function().await;
-        let run_id = started(&engine).await;
+        let run_id = started(&engine, json!({})).await;
         // The loop looks again within a second (its idle poll), whether
         // woken or not; then every tick of it is a transaction: count them.
         tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -723,7 +718,7 @@ mod pull {
         let (engine, api) = Api::start("pull-sleep", Duration::from_secs(60)).await;
         api.register_function().await;
         api.register("w-1").await;
-        let run_id = started(&engine).await;
+        let run_id = started(&engine, json!({})).await;
         let (_, jobs) = api.poll("w-1").await;
         let job = jobs["jobs"][0].clone();
         let fence = json!({ "run_id": run_id, "execution_seq": job["execution_seq"], "lease_token": job["lease_token"] });
@@ -770,12 +765,7 @@ mod pull {
         );
         api.register("w-1").await;
 
-        let run_id = engine
-            .emit("remote.started", json!({ "n": 1 }))
-            .await
-            .unwrap()
-            .run_ids[0]
-            .clone();
+        let run_id = started(&engine, json!({ "n": 1 })).await;
         let (status, jobs) = api.poll("w-1").await;
         assert_eq!(status, 200, "{jobs}");
         let job = &jobs["jobs"][0];
@@ -831,7 +821,7 @@ mod pull {
         );
         api.register("w-dead").await;
         api.register("w-alive").await;
-        let run_id = started(&engine).await;
+        let run_id = started(&engine, json!({})).await;
         let (_, first) = api.poll("w-dead").await;
         let first = first["jobs"][0].clone();
         assert_eq!(first["run_id"], run_id.as_str());
@@ -886,12 +876,7 @@ mod pull {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let commits = engine.store().commits();
-        let run_id = engine
-            .emit("remote.started", json!({ "n": 7 }))
-            .await
-            .unwrap()
-            .run_ids[0]
-            .clone();
+        let run_id = started(&engine, json!({ "n": 7 })).await;
         let jobs = tokio::time::timeout(WAIT, poll).await.unwrap().unwrap();
         let job = &jobs["jobs"][0];
         assert_eq!(job["run_id"], run_id.as_str());

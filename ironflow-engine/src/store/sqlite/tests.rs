@@ -4,6 +4,35 @@ use ironflow::protocol::{StepStatus, StepType};
 
 use super::*;
 
+/// A store in a fresh temp directory, closed and removed when dropped.
+struct TempStore {
+    store: SqliteStore,
+    dir: std::path::PathBuf,
+}
+
+impl TempStore {
+    fn open() -> TempStore {
+        let dir = std::env::temp_dir().join(crate::new_id("ironflow-store-test"));
+        let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+        TempStore { store, dir }
+    }
+}
+
+impl std::ops::Deref for TempStore {
+    type Target = SqliteStore;
+
+    fn deref(&self) -> &SqliteStore {
+        &self.store
+    }
+}
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        self.store.close();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 fn event(id: &str) -> EventEnvelope {
     EventEnvelope {
         id: id.to_owned(),
@@ -38,8 +67,7 @@ fn step(run_id: &str, name: &str) -> StepResult {
 /// each statement walks its own index in due order.
 #[tokio::test]
 async fn due_runs_are_read_by_who_takes_them() {
-    let dir = std::env::temp_dir().join(crate::new_id("ironflow-due-test"));
-    let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+    let store = TempStore::open();
     let runs = vec![
         NewRun::plain("run_pull", "pull"),
         NewRun::plain("run_local", "local"),
@@ -107,8 +135,6 @@ async fn due_runs_are_read_by_who_takes_them() {
         );
     }
     drop(conn);
-    store.close();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// An operation whose transaction cannot begin is answered with the error
@@ -116,8 +142,7 @@ async fn due_runs_are_read_by_who_takes_them() {
 /// while its caller is told it failed.
 #[tokio::test]
 async fn an_operation_whose_transaction_cannot_begin_does_not_run() {
-    let dir = std::env::temp_dir().join(crate::new_id("ironflow-begin-test"));
-    let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+    let store = TempStore::open();
     let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (op, answer) = WriteOp::new(false, {
         let ran = ran.clone();
@@ -139,15 +164,12 @@ async fn an_operation_whose_transaction_cannot_begin_does_not_run() {
         !ran.load(Ordering::SeqCst),
         "the operation ran without its transaction"
     );
-    store.close();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The run a finish hands to its waiters is the row it wrote.
 #[tokio::test]
 async fn the_ended_run_of_a_finish_is_the_stored_row() {
-    let dir = std::env::temp_dir().join(crate::new_id("ironflow-ended-test"));
-    let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+    let store = TempStore::open();
     for (i, outcome) in [
         Outcome::Completed(serde_json::json!({ "total": 6 })),
         Outcome::Failed(serde_json::json!({ "message": "no", "code": "E" })),
@@ -169,8 +191,6 @@ async fn the_ended_run_of_a_finish_is_the_stored_row() {
         let ended = finished.ended.expect("an end hands over the run");
         assert_eq!(Some(ended), store.get_run(&run_id).await.unwrap());
     }
-    store.close();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Failing operations in one group commit are undone alone, the
@@ -178,8 +198,7 @@ async fn the_ended_run_of_a_finish_is_the_stored_row() {
 /// others of the group commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_operation_leaves_the_rest_of_its_group_committed() {
-    let dir = std::env::temp_dir().join(crate::new_id("ironflow-group-test"));
-    let store = SqliteStore::open(dir.join("ironflow.db")).unwrap();
+    let store = TempStore::open();
     let run = NewRun::plain("run_a", "pull");
     store
         .emit("default", event("evt_1"), vec![run], 0, 0)
@@ -249,6 +268,4 @@ async fn a_failing_operation_leaves_the_rest_of_its_group_committed() {
         .collect();
     assert_eq!(names, ["one", "two", "three"]);
     assert!(store.steps("run_gone").await.unwrap().is_empty());
-    store.close();
-    let _ = std::fs::remove_dir_all(dir);
 }

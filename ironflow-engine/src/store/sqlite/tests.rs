@@ -83,28 +83,23 @@ async fn due_runs_are_read_by_who_takes_them() {
         tick.next_due, None,
         "a pull run is not the loop's to wait for"
     );
-    let early = store
-        .lease("default", vec!["f".to_owned()], "w", 5, 1_000, 10)
-        .await
-        .unwrap();
+    // A poll by worker "w" for one function at a time, with 10 free slots.
+    let lease = |function: &str, now_ms| {
+        store.lease("default", vec![function.to_owned()], "w", now_ms, 1_000, 10)
+    };
+    let early = lease("f", 5).await.unwrap();
     assert!(early.leased.is_empty());
     assert_eq!(
         early.next_due,
         Some(10),
         "a poll before the run is due learns when it is"
     );
-    let none = store
-        .lease("default", vec!["g".to_owned()], "w", 5, 1_000, 10)
-        .await
-        .unwrap();
+    let none = lease("g", 5).await.unwrap();
     assert_eq!(
         none.next_due, None,
         "another function's run is not waited for"
     );
-    let leased = store
-        .lease("default", vec!["f".to_owned()], "w", 20, 1_000, 10)
-        .await
-        .unwrap();
+    let leased = lease("f", 20).await.unwrap();
     assert_eq!(
         leased.next_due, None,
         "a lease that found runs does not look further"

@@ -209,6 +209,12 @@ pub(crate) type RestResult = Result<Response, RestError>;
 /// Parses a Connect JSON body into `T`, naming the offending field.
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    // Straight into `T` first: building a `Value` and walking it with a path
+    // tracker cost twice the parse on every request. Only a body that does
+    // not parse takes the slow way, for the error naming the bad field.
+    if let Ok(parsed) = serde_json::from_slice(body) {
+        return Ok(parsed);
+    }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
     serde_path_to_error::deserialize(value).map_err(|e| {

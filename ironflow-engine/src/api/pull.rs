@@ -11,9 +11,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ironflow::protocol::{
-    ErrorInfo, InvocationResponse, InvocationStatus, JournalStatus, StepResult, YieldInfo,
+    ErrorInfo, EventEnvelope, InvocationResponse, InvocationStatus, JournalStatus, StepResult,
+    YieldInfo,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiState, parse, reply};
@@ -345,44 +346,87 @@ pub(super) struct PollQuery {
 /// Longest a poll is held.
 const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
 
-fn assignment(leased: &Leased) -> Value {
+/// A job assignment as a poll's reply carries it (§3.4), serialized from
+/// the lease without an intermediate `Value`.
+#[derive(Serialize)]
+struct Assignment<'a> {
+    job_id: &'a str,
+    run_id: &'a str,
+    function_id: &'a str,
+    attempt: u32,
+    max_attempts: u32,
+    on_exhausted: &'static str,
+    event: &'a EventEnvelope,
+    completed_steps: Vec<CompletedStep<'a>>,
+    step_sequence_base: i64,
+    context: JobContext<'a>,
+    execution_seq: i64,
+    lease_token: &'a str,
+}
+
+#[derive(Serialize)]
+struct CompletedStep<'a> {
+    step_id: &'a str,
+    name: &'a str,
+    status: &'static str,
+    output: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct JobContext<'a> {
+    trace_id: &'a str,
+    metadata: Empty,
+    secrets: Empty,
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+fn assignment(leased: &Leased) -> Assignment<'_> {
     let run = &leased.claimed.run;
-    let steps: Vec<Value> = leased
+    let completed_steps = leased
         .claimed
         .journal
         .iter()
-        .map(|row| {
-            let status = match row.status {
+        .map(|row| CompletedStep {
+            step_id: &row.id,
+            name: &row.name,
+            status: match row.status {
                 JournalStatus::Completed => "completed",
                 JournalStatus::Failed => "failed",
                 JournalStatus::TimedOut => "timed_out",
-            };
-            let mut step = json!({ "step_id": row.id, "name": row.name, "status": status, "output": row.output });
-            if let Some(error) = &row.error {
-                // Pull sends the error as an object (§3.4); push as a string.
-                let object = match error {
-                    Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| json!({ "message": s })),
-                    other => other.clone(),
-                };
-                step["error"] = object;
-            }
-            step
+            },
+            output: &row.output,
+            // Pull sends the error as an object (§3.4); push as a string.
+            error: row.error.as_ref().map(|error| match error {
+                Value::String(s) => {
+                    serde_json::from_str(s).unwrap_or_else(|_| json!({ "message": s }))
+                }
+                other => other.clone(),
+            }),
         })
         .collect();
-    json!({
-        "job_id": run.id,
-        "run_id": run.id,
-        "function_id": run.function_id,
-        "attempt": run.attempt,
-        "max_attempts": run.max_attempts,
-        "on_exhausted": "fail",
-        "event": leased.claimed.event,
-        "completed_steps": steps,
-        "step_sequence_base": leased.step_sequence_base,
-        "context": { "trace_id": run.id, "metadata": {}, "secrets": {} },
-        "execution_seq": leased.execution_seq,
-        "lease_token": leased.lease_token,
-    })
+    Assignment {
+        job_id: &run.id,
+        run_id: &run.id,
+        function_id: &run.function_id,
+        attempt: run.attempt,
+        max_attempts: run.max_attempts,
+        on_exhausted: "fail",
+        event: &leased.claimed.event,
+        completed_steps,
+        step_sequence_base: leased.step_sequence_base,
+        context: JobContext {
+            trace_id: &run.id,
+            metadata: Empty {},
+            secrets: Empty {},
+        },
+        execution_seq: leased.execution_seq,
+        lease_token: &leased.lease_token,
+    }
 }
 
 pub(super) async fn poll(
@@ -495,8 +539,14 @@ pub(super) async fn poll(
 
 /// A poll's reply with jobs (§3.4).
 fn jobs_reply(leased: &[Leased]) -> Response {
-    let jobs: Vec<Value> = leased.iter().map(assignment).collect();
-    let mut response = axum::Json(json!({ "jobs": jobs })).into_response();
+    #[derive(Serialize)]
+    struct Jobs<'a> {
+        jobs: Vec<Assignment<'a>>,
+    }
+    let jobs = Jobs {
+        jobs: leased.iter().map(assignment).collect(),
+    };
+    let mut response = axum::Json(jobs).into_response();
     response
         .headers_mut()
         .insert("Ironflow-Poll-Wait", HeaderValue::from_static("0"));

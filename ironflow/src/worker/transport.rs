@@ -131,8 +131,7 @@ impl Transport {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
-        let http = reqwest::Client::builder()
-            .build()
+        let http = crate::client::http_client()
             .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
         Ok(Transport {
             http,

@@ -10,11 +10,6 @@
 //! replay time of a 100-step run, fsyncs (group commits) per step, engine
 //! RSS; and the fdatasync floor of the same disk, measured in the same run.
 
-/// The allocator of the `ironflow` binary, whose serving this measures.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

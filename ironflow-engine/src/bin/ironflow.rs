@@ -10,14 +10,6 @@ use ironflow_engine::auth::AuthMode;
 use ironflow_engine::{Engine, EngineConfig, api};
 use serde_json::{Value, json};
 
-/// mimalloc rather than the system allocator: the engine allocates small,
-/// short-lived buffers on every request and step, and glibc's malloc spent
-/// ~12 % of a pull profile in arena locks and consolidation (runs/s +10 %
-/// in-process, +16 % with pull workers, measured in `BENCHMARKS.md`).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[path = "ironflow/services.rs"]
 mod services;
 // Under `cli/` so Cargo does not take it for a binary of its own.

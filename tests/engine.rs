@@ -1673,6 +1673,9 @@ mod recorded {
         assert_eq!(status, entry["response"]["status"].as_u64().unwrap() as u16);
         assert_eq!(reply["error"], entry["response"]["body"]["error"]);
         let ack = json!({ "run_id": run_id, "execution_seq": job["execution_seq"], "lease_token": job["lease_token"] });
+        let unknown = "/api/v1/workers/worker-fixture-1/jobs/no-such-job/ack";
+        let (status, reply, _) = send("PUT", unknown, Some(ack.clone())).await;
+        assert_eq!((status, &reply["error"]), (404, &json!("RUN_NOT_FOUND")));
         let (status, reply, _) = send("PUT", &path, Some(ack)).await;
         assert_eq!(status, 200, "{reply}");
 

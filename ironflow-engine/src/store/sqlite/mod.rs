@@ -245,6 +245,23 @@ impl SqliteStore {
     }
 }
 
+/// Whether `worker_id` holds a running run's lease (`holder`) under the
+/// fence it sent: the run's `execution_seq` and lease token, when it sent
+/// one (older SDKs send none for unfenced jobs, §3.6).
+fn holds_fence(
+    worker_id: &str,
+    fence: &Option<(i64, String)>,
+    holder: Option<String>,
+    token: Option<String>,
+    seq: i64,
+) -> bool {
+    let matches = match fence {
+        Some((s, t)) => *s == seq && token.as_deref() == Some(t.as_str()),
+        None => true,
+    };
+    holder.as_deref() == Some(worker_id) && matches
+}
+
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.close();
@@ -672,8 +689,33 @@ impl Store for SqliteStore {
         worker_id: &str,
         fence: Option<(i64, String)>,
     ) -> BoxFuture<'_, StoreResult<Fence>> {
-        let fenced = self.fenced_run(run_id, worker_id, fence);
-        Box::pin(async move { Ok(fenced.await?.0) })
+        // The fence alone: an ack needs neither the run's output nor its error.
+        let (run_id, worker_id) = (run_id.to_owned(), worker_id.to_owned());
+        self.read_point(move |conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT status, worker_id, lease_token, execution_seq FROM runs WHERE id = ?1",
+                )?
+                .query_row([&run_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .optional()?;
+            Ok(match row {
+                None => Fence::Unknown,
+                Some((status, holder, token, seq)) => {
+                    let running = status == RunStatus::Running.as_str();
+                    match running && holds_fence(&worker_id, &fence, holder, token, seq) {
+                        true => Fence::Held,
+                        false => Fence::Stale,
+                    }
+                }
+            })
+        })
     }
 
     fn fenced_run(
@@ -701,16 +743,13 @@ impl Store for SqliteStore {
                 return Ok((Fence::Unknown, None));
             };
             let run = finish_run(run)?;
-            let holds =
-                run.status == RunStatus::Running && holder.as_deref() == Some(worker_id.as_str());
-            let matches = match &fence {
-                Some((s, t)) => *s == seq && token.as_deref() == Some(t.as_str()),
-                None => true,
-            };
-            Ok(match holds && matches {
-                true => (Fence::Held, Some(run)),
-                false => (Fence::Stale, None),
-            })
+            let running = run.status == RunStatus::Running;
+            Ok(
+                match running && holds_fence(&worker_id, &fence, holder, token, seq) {
+                    true => (Fence::Held, Some(run)),
+                    false => (Fence::Stale, None),
+                },
+            )
         })
     }
 

@@ -22,6 +22,7 @@ use crate::{EmitOptions, Engine, EngineError, Run, RunStatus, StepRow, Store};
 mod auth;
 mod caller;
 mod config;
+mod functions;
 mod kv;
 mod projections;
 mod pull;
@@ -282,7 +283,10 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
         .route(&connect("PatchStep"), post(patch_step))
         .route("/api/v1/runs/resume", post(resume_run_rest))
         .route("/api/v1/steps/patch", post(patch_step_rest))
-        .route(&connect("RegisterFunction"), post(pull::register_function))
+        .route(
+            &connect("RegisterFunction"),
+            post(functions::register_function),
+        )
         .route("/health", get(health))
         .route("/ws", get(ws::upgrade))
         .route("/api/v1/functions", get(list_functions))

@@ -1,9 +1,8 @@
-//! Pull mode, engine side (`shared/spec/wire-protocol.md` §3): function
-//! registration, worker register/heartbeat, long-polled job leases with
-//! execution fences, checkpoints and terminal reports. Bodies are snake_case.
+//! A worker's jobs (`shared/spec/wire-protocol.md` §3.4–3.6): the long poll
+//! that leases runs, the ack that checks the fence before user code runs,
+//! and the checkpoint and terminal updates.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -17,326 +16,16 @@ use ironflow::protocol::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiState, parse, reply};
-use crate::scheduler::function::{ConcurrencyDef, Dispatch, FunctionDef, TriggerDef};
+use super::{ok, rest_error};
+use crate::api::{ApiState, parse};
+use crate::now_ms;
+use crate::scheduler::function::Dispatch;
 use crate::store::{Fence, Leased, Store};
-use crate::{EngineError, now_ms};
-
-/// An error of the worker routes: unlike the other REST routes
-/// ([`super::RestError`], §0.3: the message in `error`), `error` carries the
-/// code, as workers match on it (§3.6: 409 `{"error":"STALE_EXECUTION"}`),
-/// and the message goes in `message`.
-fn rest_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        axum::Json(json!({ "error": code, "code": code, "message": message.into() })),
-    )
-        .into_response()
-}
-
-fn ok() -> Response {
-    axum::Json(json!({ "ok": true })).into_response()
-}
-
-/// A registered worker (kept in memory: after an engine restart workers get
-/// 404 and register again, §3.1).
-#[derive(Debug, Clone)]
-pub(crate) struct WorkerInfo {
-    pub(crate) function_ids: Vec<String>,
-    pub(crate) max_concurrent_jobs: u32,
-    pub(crate) labels: BTreeMap<String, String>,
-    pub(crate) hostname: String,
-    pub(crate) version: Value,
-    pub(crate) last_seen_ms: i64,
-    pub(crate) active_jobs: u32,
-}
-
-/// Workers by id.
-#[derive(Debug, Default)]
-pub(crate) struct Workers(Mutex<HashMap<String, WorkerInfo>>);
-
-impl Workers {
-    fn get(&self, id: &str) -> Option<WorkerInfo> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-    }
-
-    fn touch(&self, id: &str, active: Option<u32>) -> bool {
-        let mut workers = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match workers.get_mut(id) {
-            Some(w) => {
-                w.last_seen_ms = now_ms();
-                if let Some(active) = active {
-                    w.active_jobs = active;
-                }
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub(crate) fn list(&self) -> Vec<(String, WorkerInfo)> {
-        let workers = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<_> = workers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all
-    }
-}
-
-// ---- RegisterFunction (Connect JSON, §5.3) ----
-
-#[derive(Debug, Deserialize)]
-struct RetryBody {
-    #[serde(default, alias = "max_attempts", rename = "maxAttempts")]
-    max_attempts: Option<u32>,
-    #[serde(default, alias = "initial_delay_ms", rename = "initialDelayMs")]
-    initial_delay_ms: Option<u64>,
-    #[serde(default, alias = "backoff_factor", rename = "backoffFactor")]
-    backoff_factor: Option<f64>,
-    #[serde(default, alias = "max_delay_ms", rename = "maxDelayMs")]
-    max_delay_ms: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ConcurrencyBody {
-    limit: u32,
-    #[serde(default)]
-    key: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TriggerBody {
-    #[serde(default)]
-    event: Option<String>,
-    #[serde(default)]
-    expression: Option<String>,
-    #[serde(default)]
-    cron: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RegisterFunctionRequest {
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    triggers: Vec<TriggerBody>,
-    #[serde(default)]
-    retry: Option<RetryBody>,
-    #[serde(default, alias = "timeout_ms", rename = "timeoutMs")]
-    timeout_ms: Option<u64>,
-    #[serde(default)]
-    concurrency: Option<ConcurrencyBody>,
-    #[serde(default, alias = "preferred_mode", rename = "preferredMode")]
-    preferred_mode: Option<String>,
-    #[serde(default, alias = "endpoint_url", rename = "endpointUrl")]
-    endpoint_url: Option<String>,
-    #[serde(default, alias = "actor_key", rename = "actorKey")]
-    actor_key: Option<String>,
-    #[serde(default)]
-    secrets: Vec<String>,
-    #[serde(default)]
-    metadata: Option<Value>,
-}
-
-fn valid_function_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
-}
-
-pub(super) async fn register_function(
-    State(state): State<Arc<ApiState>>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let request: RegisterFunctionRequest = parse(&body)?;
-    if !valid_function_id(&request.id) {
-        return Err(ApiError::invalid(format!(
-            "invalid function id {:?}: use 1 to 128 letters, digits, `-`, `_`, `.`, `:` or `/`",
-            request.id
-        )));
-    }
-    let endpoint = request.endpoint_url.clone().filter(|u| !u.is_empty());
-    let mode = request.preferred_mode.as_deref().unwrap_or("");
-    // §1.1: an endpointUrl without a mode means push.
-    let dispatch = match (mode, endpoint) {
-        ("EXECUTION_MODE_PULL", _) => Dispatch::Pull,
-        (_, Some(url)) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ApiError::invalid(format!(
-                    "`endpointUrl` must be an http(s) URL, got {url:?}"
-                )));
-            }
-            Dispatch::Push { endpoint_url: url }
-        }
-        ("EXECUTION_MODE_PUSH", None) => {
-            return Err(ApiError::invalid("push mode needs an `endpointUrl`"));
-        }
-        _ => Dispatch::Pull,
-    };
-    if let Some(c) = &request.concurrency
-        && c.limit == 0
-    {
-        return Err(ApiError::invalid("`concurrency.limit` must be at least 1"));
-    }
-    let retry = request.retry.unwrap_or(RetryBody {
-        max_attempts: None,
-        initial_delay_ms: None,
-        backoff_factor: None,
-        max_delay_ms: None,
-    });
-    let defaults = ironflow::function::RetryPolicy::DEFAULT;
-    let metadata = request.metadata.unwrap_or(Value::Null);
-    let fingerprint = metadata
-        .get("__ironflow_fingerprint")
-        .or_else(|| metadata.get("__ironflow_code_hash"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let def = FunctionDef {
-        name: request
-            .name
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| request.id.clone()),
-        id: request.id,
-        triggers: request
-            .triggers
-            .into_iter()
-            .map(|t| TriggerDef {
-                event: t.event,
-                expression: t.expression,
-                cron: t.cron,
-            })
-            .collect(),
-        max_attempts: retry
-            .max_attempts
-            .filter(|n| *n > 0)
-            .unwrap_or(defaults.max_attempts),
-        initial_delay_ms: retry.initial_delay_ms.unwrap_or(defaults.initial_delay_ms),
-        backoff_factor: retry
-            .backoff_factor
-            .filter(|f| *f >= 1.0)
-            .unwrap_or(defaults.backoff_factor),
-        max_delay_ms: retry.max_delay_ms.unwrap_or(defaults.max_delay_ms),
-        timeout_ms: request.timeout_ms.filter(|t| *t > 0).unwrap_or(600_000),
-        concurrency: request.concurrency.map(|c| ConcurrencyDef {
-            limit: c.limit,
-            key: c.key,
-        }),
-        actor_key: request.actor_key.filter(|k| !k.is_empty()),
-        secrets: request.secrets,
-        fingerprint,
-        dispatch,
-        metadata,
-    };
-    let (id, name) = (def.id.clone(), def.name.clone());
-    let (version, created) = state
-        .engine
-        .scheduler()
-        .register_remote(def)
-        .await
-        .map_err(|e| match e {
-            EngineError::Expression { .. } | EngineError::Invalid(_) => {
-                ApiError::invalid(e.to_string())
-            }
-            other => other.into(),
-        })?;
-    reply(json!({ "function": { "id": id, "name": name, "version": version }, "created": created }))
-}
-
-// ---- workers (§3.2, §3.3) ----
-
-#[derive(Debug, Deserialize)]
-pub(super) struct RegisterWorker {
-    #[serde(default)]
-    function_ids: Vec<String>,
-    #[serde(default)]
-    max_concurrent_jobs: Option<u32>,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-    #[serde(default)]
-    hostname: Option<String>,
-    #[serde(default)]
-    version: Value,
-}
-
-pub(super) async fn register_worker(
-    State(state): State<Arc<ApiState>>,
-    Path(worker_id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let request: RegisterWorker = match parse(&body) {
-        Ok(r) => r,
-        Err(e) => return rest_error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", e.message),
-    };
-    let info = WorkerInfo {
-        function_ids: request.function_ids,
-        max_concurrent_jobs: request.max_concurrent_jobs.unwrap_or(10).max(1),
-        labels: request.labels,
-        hostname: request.hostname.unwrap_or_else(|| "unknown".to_owned()),
-        version: request.version,
-        last_seen_ms: now_ms(),
-        active_jobs: 0,
-    };
-    state
-        .workers
-        .0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(worker_id.clone(), info);
-    tracing::info!(worker_id, "worker registered");
-    axum::Json(json!({ "worker_id": worker_id, "heartbeat_interval_ms": 30_000 })).into_response()
-}
-
-#[derive(Debug, Deserialize)]
-struct HeartbeatJob {
-    job_id: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct Heartbeat {
-    #[serde(default)]
-    active_jobs: Option<u32>,
-    #[serde(default)]
-    jobs: Vec<HeartbeatJob>,
-}
-
-pub(super) async fn heartbeat(
-    State(state): State<Arc<ApiState>>,
-    Path(worker_id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let request: Heartbeat = match parse(&body) {
-        Ok(r) => r,
-        Err(e) => return rest_error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", e.message),
-    };
-    if !state.workers.touch(&worker_id, request.active_jobs) {
-        return rest_error(
-            StatusCode::NOT_FOUND,
-            "WORKER_NOT_FOUND",
-            format!("worker {worker_id} is not registered"),
-        );
-    }
-    // §3.3: only the jobs listed here keep their leases.
-    let ids = request.jobs.into_iter().map(|j| j.job_id).collect();
-    let until = now_ms() + state.lease.as_millis() as i64;
-    if let Err(e) = state.engine.store().renew(ids, &worker_id, until).await {
-        return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string());
-    }
-    ok()
-}
 
 // ---- poll (§3.4) ----
 
 #[derive(Debug, Deserialize)]
-pub(super) struct PollQuery {
+pub(in crate::api) struct PollQuery {
     #[serde(default)]
     available: Option<String>,
     #[serde(default)]
@@ -429,9 +118,9 @@ fn assignment(leased: &Leased) -> Assignment<'_> {
     }
 }
 
-pub(super) async fn poll(
+pub(in crate::api) async fn poll(
     State(state): State<Arc<ApiState>>,
-    caller: super::Caller,
+    caller: crate::api::Caller,
     Path(worker_id): Path<String>,
     Query(query): Query<PollQuery>,
 ) -> Response {
@@ -556,7 +245,7 @@ fn jobs_reply(leased: &[Leased]) -> Response {
 // ---- ack and updates (§3.5, §3.6) ----
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Ack {
+pub(in crate::api) struct Ack {
     #[serde(default)]
     execution_seq: Option<i64>,
     #[serde(default)]
@@ -567,7 +256,7 @@ fn fence_of(seq: Option<i64>, token: Option<String>) -> Option<(i64, String)> {
     seq.zip(token)
 }
 
-pub(super) async fn ack(
+pub(in crate::api) async fn ack(
     State(state): State<Arc<ApiState>>,
     Path((worker_id, job_id)): Path<(String, String)>,
     body: Bytes,
@@ -602,7 +291,7 @@ pub(super) async fn ack(
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct JobUpdate {
+pub(in crate::api) struct JobUpdate {
     status: String,
     #[serde(default)]
     steps: Vec<StepResult>,
@@ -618,7 +307,7 @@ pub(super) struct JobUpdate {
     lease_token: Option<String>,
 }
 
-pub(super) async fn update(
+pub(in crate::api) async fn update(
     State(state): State<Arc<ApiState>>,
     Path((worker_id, job_id)): Path<(String, String)>,
     body: Bytes,
@@ -727,25 +416,4 @@ pub(super) async fn update(
         .finish(&job_id, run.attempt, fingerprint, response, outcome)
         .await;
     ok()
-}
-
-pub(super) async fn list_workers(State(state): State<Arc<ApiState>>) -> Response {
-    let workers: Vec<Value> = state
-        .workers
-        .list()
-        .into_iter()
-        .map(|(id, w)| {
-            json!({
-                "id": id,
-                "hostname": w.hostname,
-                "function_ids": w.function_ids,
-                "max_concurrent_jobs": w.max_concurrent_jobs,
-                "active_jobs": w.active_jobs,
-                "labels": w.labels,
-                "version": w.version,
-                "last_seen_ms": w.last_seen_ms,
-            })
-        })
-        .collect();
-    axum::Json(json!({ "workers": workers })).into_response()
 }

@@ -6,9 +6,10 @@
 //! main thread) and over HTTP (the SDK's pull `Worker` and a push `Serve` app
 //! on loopback, emitted with `emit_sync`), 3-step runs/s at 32 concurrent
 //! clients (in-process and over HTTP), durable steps/s with 32 concurrent
-//! 100-step runs (32 clients started together, three runs each), per-step cost of a sequential 100-step run (median of 7),
-//! replay time of a 100-step run, fsyncs (group commits) per step, engine
-//! RSS; and the fdatasync floor of the same disk, measured in the same run.
+//! 100-step runs (32 clients started together, three runs each), per-step
+//! cost of a sequential 100-step run (median of 7), replay time of a
+//! 100-step run, fsyncs (group commits) per step, engine RSS; and the
+//! fdatasync floor of the same disk, measured in the same run.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -278,7 +279,6 @@ async fn measure(durability: Durability, tag: &str) -> Figures {
     }
 }
 
-/// Emits `name` with `data` and waits until the run it starts completes.
 /// 32 clients started together, each emitting `per_client` runs of `event`
 /// one after the other and waiting for each to complete; the seconds until
 /// the last completed.
@@ -300,6 +300,7 @@ async fn clients(engine: &Engine, event: &'static str, per_client: usize) -> f64
     t.elapsed().as_secs_f64()
 }
 
+/// Emits `name` with `data` and waits until the run it starts completes.
 async fn run_to_end(engine: &Engine, name: &str, data: Value) {
     let run = engine.emit(name, data).await.unwrap().run_ids.remove(0);
     let done = engine

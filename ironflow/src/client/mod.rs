@@ -186,10 +186,10 @@ impl ClientBuilder {
 }
 
 /// The HTTP client the SDK calls the engine with. It follows no redirect:
-/// the engine never redirects an API call, a followed 301/302 would turn a
-/// `POST` into a `GET`, and the official Python SDK (httpx) does not follow
-/// them either; it also spares every request the redirect layer's copies of
-/// its method, URI and headers (~1 % of a pull worker's CPU).
+/// the engine never redirects an API call, and a followed 301/302 would
+/// turn a `POST` into a `GET` (a redirect is reported as the call's error,
+/// with its status). It also spares every request the redirect layer's
+/// copies of its method, URI and headers (~1 % of a pull worker's CPU).
 pub(crate) fn http_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -535,6 +535,40 @@ mod tests {
         assert_eq!(e.unwrap_err().kind(), ErrorKind::Config);
         let e = Client::builder().api_key("bad\nkey").build();
         assert_eq!(e.unwrap_err().kind(), ErrorKind::Config);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_the_calls_error_and_is_not_followed() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static FOLLOWED: AtomicUsize = AtomicUsize::new(0);
+        let app = axum::Router::new()
+            .route(
+                "/api/v1/functions",
+                axum::routing::get(|| async {
+                    (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [(axum::http::header::LOCATION, "/elsewhere")],
+                    )
+                }),
+            )
+            .route(
+                "/elsewhere",
+                axum::routing::get(|| async {
+                    FOLLOWED.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(serde_json::json!({ "functions": [] }))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = Client::builder()
+            .server_url(url)
+            .api_key("")
+            .build()
+            .unwrap();
+        let e = client.list_functions().await.unwrap_err();
+        assert!(e.message().contains("answered HTTP 307"), "{e}");
+        assert_eq!(FOLLOWED.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -37,6 +37,9 @@ macro_rules! run_columns {
     };
 }
 
+mod emit;
+mod finish;
+mod pull;
 mod rows;
 mod runs;
 #[cfg(test)]
@@ -245,23 +248,6 @@ impl SqliteStore {
     }
 }
 
-/// Whether `worker_id` holds a running run's lease (`holder`) under the
-/// fence it sent: the run's `execution_seq` and lease token, when it sent
-/// one (older SDKs send none for unfenced jobs, §3.6).
-fn holds_fence(
-    worker_id: &str,
-    fence: &Option<(i64, String)>,
-    holder: Option<String>,
-    token: Option<String>,
-    seq: i64,
-) -> bool {
-    let matches = match fence {
-        Some((s, t)) => *s == seq && token.as_deref() == Some(t.as_str()),
-        None => true,
-    };
-    holder.as_deref() == Some(worker_id) && matches
-}
-
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.close();
@@ -278,101 +264,7 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> BoxFuture<'_, StoreResult<Stored>> {
         let env = env.to_owned();
-        self.write(move |conn| {
-            if let Some(key) = &event.idempotency_key {
-                let first: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT id FROM events WHERE env = ?1 AND idempotency_key = ?2",
-                    )?
-                    .query_row(params![env, key], |r| r.get(0))
-                    .optional()?;
-                if let Some(event_id) = first {
-                    let emitted = Emitted {
-                        event_id,
-                        run_ids: Vec::new(),
-                        duplicate: true,
-                    };
-                    return Ok(Stored { emitted, claimed: Vec::new(), leased: Vec::new(), resumed: 0 });
-                }
-            }
-            insert_event(conn, &env, &event, now_ms)?;
-            // How each new run starts: leased to a waiting pull worker or
-            // claimed for dispatch right here, or queued (due now) for the
-            // dispatch loop and pollers. Only a run with a concurrency group
-            // or an actor can be gated, so only those are checked.
-            let mut budget = claim;
-            let plan: Vec<Start> = runs
-                .iter()
-                .map(|r| {
-                    let may_wait = r.concurrency.is_some() || r.actor.is_some();
-                    if r.lease_to.is_some() && !may_wait {
-                        Start::Lease
-                    } else if r.dispatch != "pull" && budget > 0 {
-                        budget -= 1;
-                        if may_wait { Start::ClaimIfFree } else { Start::Claim }
-                    } else {
-                        Start::Queue
-                    }
-                })
-                .collect();
-            for (run, start) in runs.iter().zip(&plan) {
-                // A run that starts in this transaction is never due.
-                let due = matches!(start, Start::Queue | Start::ClaimIfFree).then_some(now_ms);
-                insert_run(conn, &env, run, &event.id, now_ms, due)?;
-            }
-            let resumed = resolve_waits(conn, &env, &event, now_ms)?;
-            let mut claimed = Vec::new();
-            let mut leased = Vec::new();
-            // What an invocation of a run started here needs, all at hand.
-            let started = |new: &NewRun| Claimed {
-                run: new.started(&event.id, &env, now_ms),
-                event: event.clone(),
-                journal: Vec::new(),
-            };
-            for (new, start) in runs.iter().zip(plan) {
-                match start {
-                    Start::Queue => continue,
-                    Start::ClaimIfFree if gated(conn, &new.id, false)? => {
-                        conn.prepare_cached("UPDATE runs SET blocked = 1 WHERE id = ?1")?
-                            .execute([&new.id])?;
-                        continue;
-                    }
-                    Start::Claim | Start::ClaimIfFree => {
-                        conn.prepare_cached(
-                            "UPDATE runs SET status = 'running', due_ms = NULL, updated_ms = ?2 WHERE id = ?1",
-                        )?
-                        .execute(params![new.id, now_ms])?;
-                        claimed.push(started(new));
-                    }
-                    Start::Lease => {
-                        let Some(to) = &new.lease_to else { continue };
-                        let token = uuid::Uuid::now_v7().simple().to_string();
-                        let execution_seq: i64 = conn
-                            .prepare_cached(
-                                "UPDATE runs SET status = 'running', due_ms = NULL, updated_ms = ?2, worker_id = ?3, \
-                                 lease_token = ?4, execution_seq = execution_seq + 1, lease_expires_ms = ?5 \
-                                 WHERE id = ?1 RETURNING execution_seq",
-                            )?
-                            .query_row(
-                                params![new.id, now_ms, to.worker_id, token, now_ms + to.lease_ms],
-                                |r| r.get(0),
-                            )?;
-                        leased.push(Leased {
-                            claimed: started(new),
-                            execution_seq,
-                            lease_token: token,
-                            step_sequence_base: 0,
-                        });
-                    }
-                }
-            }
-            let emitted = Emitted {
-                event_id: event.id,
-                run_ids: runs.into_iter().map(|r| r.id).collect(),
-                duplicate: false,
-            };
-            Ok(Stored { emitted, claimed, leased, resumed })
-        })
+        self.write(move |conn| emit::emit(conn, &env, event, runs, claim, now_ms))
     }
 
     fn tick(&self, now_ms: i64, limit: usize) -> BoxFuture<'_, StoreResult<Tick>> {
@@ -442,97 +334,7 @@ impl Store for SqliteStore {
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         self.write(move |conn| {
-            insert_steps(conn, &run_id, attempt, &steps)?;
-            let (run, [concurrency, actor]) = conn
-                .prepare_cached(concat!(
-                    "SELECT ", run_columns!(), ", concurrency_key, actor_key FROM runs WHERE id = ?1"
-                ))?
-                .query_row([&run_id], |r| Ok((run_from_row(r)?, [r.get::<_, Option<String>>(18)?, r.get(19)?])))
-                .optional()?
-                .ok_or_else(|| StoreError::RunNotFound(run_id.clone()))?;
-            let run = finish_run(run)?;
-            if run.status != RunStatus::Running || run.attempt != attempt {
-                // Cancelled (or re-claimed) meanwhile: keep the steps, drop the outcome.
-                return Ok(Finished::default());
-            }
-            let mut finished = Finished {
-                reschedule: release_groups(conn, concurrency.as_deref(), actor.as_deref())? > 0,
-                parent: run.parent.as_ref().map(|(id, _)| id.clone()),
-                ended: None,
-            };
-            let fp = format!("{fingerprint:016x}");
-            let changed = run.fingerprint.as_deref().is_some_and(|old| old != fp);
-            // The run as an end leaves it (the row's update, in memory).
-            let ended = |status: RunStatus, output: Option<&Value>, error: Option<&Value>| Run {
-                status,
-                output: output.cloned().or_else(|| run.output.clone()),
-                error: error.cloned().or_else(|| run.error.clone()),
-                ended_ms: Some(now_ms),
-                updated_ms: now_ms,
-                due_ms: None,
-                fingerprint: Some(fp.clone()),
-                fingerprint_changed: run.fingerprint_changed || changed,
-                ..run.clone()
-            };
-            // An end clears the lease and records the fingerprint in the
-            // same statement; the other outcomes do that first.
-            const END: &str = "ended_ms = ?3, updated_ms = ?3, due_ms = NULL, worker_id = NULL, lease_token = NULL, \
-                lease_expires_ms = NULL, fingerprint = ?4, fingerprint_changed = fingerprint_changed OR ?5 WHERE id = ?1";
-            if matches!(outcome, Outcome::Retry { .. } | Outcome::Suspended(_)) {
-                conn.prepare_cached(
-                    "UPDATE runs SET worker_id = NULL, lease_token = NULL, lease_expires_ms = NULL, \
-                     fingerprint = ?2, fingerprint_changed = fingerprint_changed OR ?3 WHERE id = ?1",
-                )?
-                .execute(params![run_id, fp, changed])?;
-            }
-            match outcome {
-                Outcome::Completed(output) => {
-                    conn.prepare_cached(&format!("UPDATE runs SET status = 'completed', output = ?2, {END}"))?
-                        .execute(params![run_id, json_text(&output), now_ms, fp, changed])?;
-                    finished.reschedule |= resolve_parent(conn, &run, Ok(&output), now_ms)?;
-                    finished.ended = Some(ended(RunStatus::Completed, Some(&output), None));
-                }
-                Outcome::Failed(error) => {
-                    conn.prepare_cached(&format!("UPDATE runs SET status = 'failed', error = ?2, {END}"))?
-                        .execute(params![run_id, json_text(&error), now_ms, fp, changed])?;
-                    finished.reschedule |= resolve_parent(conn, &run, Err(&error), now_ms)?;
-                    finished.ended = Some(ended(RunStatus::Failed, None, Some(&error)));
-                }
-                Outcome::Retry { due_ms, error } => {
-                    conn.prepare_cached(
-                        "UPDATE runs SET status = 'pending', attempt = attempt + 1, error = ?2, due_ms = ?3, updated_ms = ?4 WHERE id = ?1",
-                    )?
-                    .execute(params![run_id, json_text(&error), due_ms, now_ms])?;
-                    finished.reschedule = true;
-                }
-                Outcome::Suspended(s) => {
-                    let Suspension { suspension, due_ms, wait, child, journal_now } = *s;
-                    if let Some(wait) = wait {
-                        conn.prepare_cached(
-                            "INSERT OR REPLACE INTO waits (run_id, step_id, event_name, match_path, match_value) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?
-                        .execute(params![run_id, wait.step_id, wait.event, wait.match_path, wait.match_value])?;
-                    }
-                    if let Some((child, event)) = child {
-                        // A child runs in its parent's environment.
-                        insert_event(conn, &run.env, &event, now_ms)?;
-                        insert_run(conn, &run.env, &child, &event.id, now_ms, Some(now_ms))?;
-                    }
-                    let (status, due) = match &journal_now {
-                        Some(row) => {
-                            insert_row(conn, &run_id, row, "invoke_async", attempt, now_ms)?;
-                            ("pending", Some(now_ms))
-                        }
-                        None => ("waiting", due_ms),
-                    };
-                    conn.prepare_cached(
-                        "UPDATE runs SET status = ?2, due_ms = ?3, suspended_at = ?4, updated_ms = ?5 WHERE id = ?1",
-                    )?
-                    .execute(params![run_id, status, due, journal_now.is_none().then(|| json_text(&suspension)), now_ms])?;
-                    finished.reschedule = true;
-                }
-            }
-            Ok(finished)
+            finish::finish(conn, &run_id, attempt, fingerprint, &steps, outcome, now_ms)
         })
     }
 
@@ -647,39 +449,15 @@ impl Store for SqliteStore {
         let worker_id = worker_id.to_owned();
         let env = env.to_owned();
         self.write(move |conn| {
-            let ids = serde_json::to_string(&function_ids)?;
-            let due: Vec<Run> = conn
-                .prepare_cached(DUE_FOR_PULL)?
-                .query_map(params![now_ms, ids, limit as i64, env], run_from_row)?
-                .map(|r| r.map_err(StoreError::from).and_then(finish_run))
-                .collect::<StoreResult<_>>()?;
-            let mut leased = Vec::with_capacity(due.len());
-            for mut run in due {
-                if gated(conn, &run.id, run.status == RunStatus::Waiting)? {
-                    conn.prepare_cached("UPDATE runs SET blocked = 1 WHERE id = ?1")?.execute([&run.id])?;
-                    continue;
-                }
-                let claimed = start_run(conn, &mut run, now_ms)?;
-                let token = uuid::Uuid::now_v7().simple().to_string();
-                let seq: i64 = conn
-                    .prepare_cached(
-                        "UPDATE runs SET worker_id = ?2, lease_token = ?3, execution_seq = execution_seq + 1, \
-                         lease_expires_ms = ?4 WHERE id = ?1 RETURNING execution_seq",
-                    )?
-                    .query_row(params![run.id, worker_id, token, now_ms + lease_ms], |r| r.get(0))?;
-                let step_sequence_base: i64 = conn
-                    .prepare_cached("SELECT COUNT(*) FROM steps WHERE run_id = ?1")?
-                    .query_row([&run.id], |r| r.get(0))?;
-                leased.push(Leased { claimed, execution_seq: seq, lease_token: token, step_sequence_base });
-            }
-            let next_due = match leased.is_empty() {
-                true => conn
-                    .prepare_cached(NEXT_DUE_FOR_PULL)?
-                    .query_row(params![env, ids], |r| r.get(0))
-                    .optional()?,
-                false => None,
-            };
-            Ok(Leases { leased, next_due })
+            pull::lease(
+                conn,
+                &env,
+                &function_ids,
+                &worker_id,
+                now_ms,
+                lease_ms,
+                limit,
+            )
         })
     }
 
@@ -689,33 +467,8 @@ impl Store for SqliteStore {
         worker_id: &str,
         fence: Option<(i64, String)>,
     ) -> BoxFuture<'_, StoreResult<Fence>> {
-        // The fence alone: an ack needs neither the run's output nor its error.
         let (run_id, worker_id) = (run_id.to_owned(), worker_id.to_owned());
-        self.read_point(move |conn| {
-            let row = conn
-                .prepare_cached(
-                    "SELECT status, worker_id, lease_token, execution_seq FROM runs WHERE id = ?1",
-                )?
-                .query_row([&run_id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                })
-                .optional()?;
-            Ok(match row {
-                None => Fence::Unknown,
-                Some((status, holder, token, seq)) => {
-                    let running = status == RunStatus::Running.as_str();
-                    match running && holds_fence(&worker_id, &fence, holder, token, seq) {
-                        true => Fence::Held,
-                        false => Fence::Stale,
-                    }
-                }
-            })
-        })
+        self.read_point(move |conn| pull::fence(conn, &run_id, &worker_id, &fence))
     }
 
     fn fenced_run(
@@ -725,32 +478,7 @@ impl Store for SqliteStore {
         fence: Option<(i64, String)>,
     ) -> BoxFuture<'_, StoreResult<(Fence, Option<Run>)>> {
         let (run_id, worker_id) = (run_id.to_owned(), worker_id.to_owned());
-        self.read_point(move |conn| {
-            let row = conn
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    run_columns!(),
-                    ", worker_id, lease_token, execution_seq FROM runs WHERE id = ?1"
-                ))?
-                .query_row([&run_id], |r| {
-                    let holder: Option<String> = r.get(18)?;
-                    let token: Option<String> = r.get(19)?;
-                    let seq: i64 = r.get(20)?;
-                    Ok((run_from_row(r)?, holder, token, seq))
-                })
-                .optional()?;
-            let Some((run, holder, token, seq)) = row else {
-                return Ok((Fence::Unknown, None));
-            };
-            let run = finish_run(run)?;
-            let running = run.status == RunStatus::Running;
-            Ok(
-                match running && holds_fence(&worker_id, &fence, holder, token, seq) {
-                    true => (Fence::Held, Some(run)),
-                    false => (Fence::Stale, None),
-                },
-            )
-        })
+        self.read_point(move |conn| pull::fenced_run(conn, &run_id, &worker_id, &fence))
     }
 
     fn renew(

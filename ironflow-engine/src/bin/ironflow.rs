@@ -13,8 +13,12 @@ use serde_json::{Value, json};
 #[path = "ironflow/services.rs"]
 mod services;
 // Under `cli/` so Cargo does not take it for a binary of its own.
+#[path = "cli/keys.rs"]
+mod keys_cli;
 #[path = "cli/kv.rs"]
 mod kv_cli;
+#[path = "cli/projections.rs"]
+mod projections_cli;
 #[path = "cli/subscribe.rs"]
 mod subscribe_cli;
 
@@ -114,74 +118,15 @@ enum Command {
     /// Manages API keys.
     Keys {
         #[command(subcommand)]
-        command: KeysCommand,
+        command: keys_cli::KeysCommand,
     },
     /// Prints events, topic messages or run changes live, one JSON line each.
     Subscribe(subscribe_cli::SubscribeArgs),
     /// Lists, shows and rebuilds projections.
     Projections {
         #[command(subcommand)]
-        command: ProjectionsCommand,
+        command: projections_cli::ProjectionsCommand,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum ProjectionsCommand {
-    /// Lists the projections with their status and lag.
-    List,
-    /// Shows a projection's state.
-    Get {
-        /// Projection name.
-        name: String,
-        /// Partition (default `__global__`).
-        #[arg(long)]
-        partition: Option<String>,
-    },
-    /// Resets a projection to the first event; its runner recomputes it.
-    Rebuild {
-        /// Projection name.
-        name: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum KeysCommand {
-    /// Creates a key and prints its secret (shown only once).
-    Create {
-        /// Name of the key.
-        name: String,
-        /// Restrict the key to one environment.
-        #[arg(long = "for-env")]
-        for_env: Option<String>,
-        /// Restrict the key to these roles' policies.
-        #[arg(long = "role")]
-        roles: Vec<String>,
-        /// Expire the key after this long (`30d`, `12h`).
-        #[arg(long, value_parser = parse_duration)]
-        expires_in: Option<Duration>,
-    },
-    /// Lists keys.
-    List,
-    /// Shows one key.
-    Get {
-        /// Key id.
-        id: String,
-    },
-    /// Issues a new secret for a key; the old one stops working.
-    Rotate {
-        /// Key id.
-        id: String,
-    },
-    /// Deletes a key.
-    Delete {
-        /// Key id.
-        id: String,
-    },
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    ironflow::protocol::parse_duration(s)
-        .ok_or_else(|| format!("{s:?} is not a duration: use e.g. 90s, 30m, 12h, 30d"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -447,8 +392,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Streams { command } => services::streams(&sdk, command).await,
         Command::Topics { command } => services::topics(&sdk, command).await,
-        Command::Keys { command } => keys(&sdk, command).await,
-        Command::Projections { command } => projections(&sdk, command).await,
+        Command::Keys { command } => keys_cli::keys(&sdk, command).await,
+        Command::Projections { command } => projections_cli::projections(&sdk, command).await,
         Command::Subscribe(args) => subscribe_cli::subscribe(&sdk, args).await,
         Command::Functions => {
             print_json(&client.get("/api/v1/functions").await?);
@@ -587,108 +532,6 @@ impl Client {
             ))
         }
     }
-}
-
-async fn projections(client: &ironflow::Client, command: ProjectionsCommand) -> Result<(), String> {
-    let projections = client.projections();
-    match command {
-        ProjectionsCommand::List => {
-            println!(
-                "{:<28} {:<9} {:<9} {:>10} {:>8}  error",
-                "projection", "mode", "status", "position", "lag"
-            );
-            for p in projections.list().await.map_err(|e| e.to_string())? {
-                println!(
-                    "{:<28} {:<9} {:<9} {:>10} {:>8}  {}",
-                    p.name,
-                    p.mode,
-                    p.status,
-                    p.last_event_seq,
-                    p.lag,
-                    p.error_message.as_deref().unwrap_or("")
-                );
-            }
-        }
-        ProjectionsCommand::Get { name, partition } => {
-            let state = projections
-                .get::<Value>(&name, partition.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
-            print_json(&json!({
-                "name": state.name,
-                "partition": state.partition,
-                "state": state.state,
-                "lastEventSeq": state.last_event_seq,
-                "lastEventTime": state.last_event_time,
-            }));
-        }
-        ProjectionsCommand::Rebuild { name } => {
-            let job = projections
-                .rebuild(&name)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "rebuilding {}: job {} ({}, {} events to process)",
-                job.projection_name, job.job_id, job.status, job.total_events
-            );
-        }
-    }
-    Ok(())
-}
-
-async fn keys(client: &ironflow::Client, command: KeysCommand) -> Result<(), String> {
-    use ironflow::client::CreateApiKey;
-    let keys = client.api_keys();
-    let show = |key: &ironflow::client::ApiKey| {
-        println!(
-            "{:<36} {:<20} {:<14} env {:<12} roles [{}]  created {}{}",
-            key.id,
-            key.name,
-            format!("{}…", key.key_prefix),
-            key.env_id.as_deref().unwrap_or("*"),
-            key.role_ids.join(", "),
-            key.created_at.as_deref().unwrap_or(""),
-            key.expires_at
-                .as_deref()
-                .map(|at| format!("  expires {at}"))
-                .unwrap_or_default()
-        );
-    };
-    match command {
-        KeysCommand::Create {
-            name,
-            for_env,
-            roles,
-            expires_in,
-        } => {
-            let mut request = CreateApiKey::new(name).roles(roles);
-            if let Some(env) = for_env {
-                request = request.environment(env);
-            }
-            if let Some(d) = expires_in {
-                request = request.expires_in(d);
-            }
-            let new = keys.create(request).await.map_err(|e| e.to_string())?;
-            show(&new.key);
-            println!("secret (shown only now): {}", new.secret);
-        }
-        KeysCommand::List => {
-            for key in keys.list().await.map_err(|e| e.to_string())? {
-                show(&key);
-            }
-        }
-        KeysCommand::Get { id } => show(&keys.get(&id).await.map_err(|e| e.to_string())?),
-        KeysCommand::Rotate { id } => {
-            let new = keys.rotate(&id).await.map_err(|e| e.to_string())?;
-            show(&new.key);
-            println!("new secret (shown only now): {}", new.secret);
-        }
-        KeysCommand::Delete { id } => {
-            keys.delete(&id).await.map_err(|e| e.to_string())?;
-            println!("deleted {id}");
-        }
-    }
-    Ok(())
 }
 
 fn print_json(v: &Value) {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, ApiState, Caller, parse, reply};
-use crate::EmitOptions;
+use crate::{EmitOptions, Emitted};
 
 /// `TriggerRequest` (§5.1); protojson accepts both casings.
 #[derive(Debug, Deserialize)]
@@ -57,18 +57,27 @@ impl TriggerRequest {
     }
 }
 
+/// Emits the request's event in the caller's environment.
+async fn emit(
+    state: &ApiState,
+    caller: &Caller,
+    request: &TriggerRequest,
+) -> Result<Emitted, ApiError> {
+    let (data, mut options) = request.options()?;
+    options.env = Some(caller.env.clone());
+    Ok(state
+        .engine
+        .emit_event(request.event.trim(), data, options)
+        .await?)
+}
+
 pub(super) async fn trigger(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     body: Bytes,
 ) -> ApiResult {
-    let engine = &state.engine;
     let request: TriggerRequest = parse(&body)?;
-    let (data, mut options) = request.options()?;
-    options.env = Some(caller.env.clone());
-    let emitted = engine
-        .emit_event(request.event.trim(), data, options)
-        .await?;
+    let emitted = emit(&state, &caller, &request).await?;
     let mut out = json!({ "eventId": emitted.event_id });
     if !emitted.run_ids.is_empty() {
         out["runIds"] = json!(emitted.run_ids);
@@ -83,12 +92,8 @@ pub(super) async fn trigger_sync(
 ) -> ApiResult {
     let engine = &state.engine;
     let request: TriggerRequest = parse(&body)?;
-    let (data, mut options) = request.options()?;
-    options.env = Some(caller.env.clone());
     let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(30_000).max(1));
-    let emitted = engine
-        .emit_event(request.event.trim(), data, options)
-        .await?;
+    let emitted = emit(&state, &caller, &request).await?;
     let mut results = Vec::new();
     for run_id in &emitted.run_ids {
         let run = engine.wait_for_run(run_id, timeout).await?;

@@ -42,6 +42,8 @@ use crate::worker::config::env_var;
 
 mod auth;
 mod config;
+mod events;
+mod functions;
 mod kv;
 mod projections;
 mod runs;
@@ -53,12 +55,10 @@ pub use auth::{
     Role, Roles,
 };
 pub use config::{ConfigEntry, ConfigSummary, Configs};
+pub use events::{EmitRequest, EmitSyncRequest, Emitted, SyncResult};
 pub use kv::{Bucket, BucketConfig, BucketInfo, Entry, Kv, Operation};
 pub use projections::{ProjectionState, ProjectionStatus, Projections, RebuildJob};
-pub use runs::{
-    EmitRequest, EmitSyncRequest, Emitted, ListRuns, Run, RunError, RunPage, RunStatus, Step,
-    SyncResult,
-};
+pub use runs::{ListRuns, Run, RunError, RunPage, RunStatus, Step};
 pub use streams::{
     AppendEvent, AppendRequest, Appended, ReadRequest, Snapshot, StreamEvent, StreamInfo, Streams,
     VersionConflict,
@@ -456,6 +456,19 @@ fn upper_code(code: &str, kind: ErrorKind) -> String {
         ErrorKind::Unauthorized => kind.default_code().to_owned(),
         _ => code.to_ascii_uppercase(),
     }
+}
+
+/// The boxed future a request builder's `IntoFuture` returns.
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// `value` as JSON, or a validation error naming `what`.
+fn to_value(value: &impl serde::Serialize, what: &str) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| {
+        Error::new(
+            ErrorKind::Validation,
+            format!("{what} does not serialize to JSON: {e}"),
+        )
+    })
 }
 
 /// Percent-encodes one path segment.

@@ -1,18 +1,15 @@
-//! Events and runs (§5.1, §5.2), functions, workers and health (§5.3, §5.4).
+//! Runs (§5.2): get, list (a page or every page), cancel, their steps,
+//! retry, resume, and patching a step.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-use std::time::Duration;
+use std::future::IntoFuture;
 
 use futures_util::Stream;
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::{Call, Client};
+use super::{BoxFuture, Client, to_value};
 use crate::error::{Error, ErrorKind, Result};
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Status of a run. The engine's enum names (`RUN_STATUS_COMPLETED`) and
 /// lower-case words (`completed`) both read as the same variant.
@@ -181,47 +178,6 @@ pub struct Step {
     pub duration_ms: Option<i64>,
 }
 
-/// What an emit created.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Emitted {
-    /// The stored event's id (the first event's, for a repeated idempotency key).
-    pub event_id: String,
-    /// Runs the event triggered (empty for a repeat).
-    #[serde(default)]
-    pub run_ids: Vec<String>,
-}
-
-/// One run's result of [`Client::emit_sync`].
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncResult {
-    /// Run id.
-    pub run_id: String,
-    /// Function id.
-    #[serde(default)]
-    pub function_id: String,
-    /// Final status.
-    pub status: RunStatus,
-    /// Output, when completed.
-    #[serde(default)]
-    pub output: Option<Value>,
-    /// Error, when failed.
-    #[serde(default)]
-    pub error: Option<RunError>,
-    /// Milliseconds from emit to the end.
-    #[serde(default)]
-    pub duration_ms: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SyncReply {
-    #[serde(default)]
-    results: Vec<SyncResult>,
-}
-
 /// One page of [`Client::list_runs`].
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -236,111 +192,6 @@ pub struct RunPage {
     /// Total number of matching runs, when the engine counts them.
     #[serde(default)]
     pub total_count: Option<u64>,
-}
-
-/// An emit being built: `.version()`, `.idempotency_key()`, `.metadata()`,
-/// then `.await`. Returned by [`Client::emit`].
-#[must_use = "an emit does nothing until awaited"]
-#[derive(Debug)]
-pub struct EmitRequest<'c> {
-    client: &'c Client,
-    body: Result<EmitBody>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EmitBody {
-    event: String,
-    data: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    idempotency_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<Value>,
-}
-
-impl EmitRequest<'_> {
-    /// The event's schema version (default 1).
-    pub fn version(mut self, version: u32) -> Self {
-        if let Ok(b) = &mut self.body {
-            b.version = Some(version);
-        }
-        self
-    }
-
-    /// A repeat with the same key returns the first event's id and starts no runs.
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        if let Ok(b) = &mut self.body {
-            b.idempotency_key = Some(key.into());
-        }
-        self
-    }
-
-    /// Metadata stored with the event (a JSON object).
-    pub fn metadata(mut self, metadata: impl Serialize) -> Self {
-        if let Ok(b) = &mut self.body {
-            match to_value(&metadata, "metadata") {
-                Ok(m) => b.metadata = Some(m),
-                Err(e) => self.body = Err(e),
-            }
-        }
-        self
-    }
-}
-
-impl<'c> IntoFuture for EmitRequest<'c> {
-    type Output = Result<Emitted>;
-    type IntoFuture = BoxFuture<'c, Result<Emitted>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let body = self.body?;
-            self.client
-                .connect("IronflowService", "Trigger", &body)
-                .await
-        })
-    }
-}
-
-/// An emit that waits for the triggered runs; see [`Client::emit_sync`].
-#[must_use = "an emit does nothing until awaited"]
-#[derive(Debug)]
-pub struct EmitSyncRequest<'c> {
-    client: &'c Client,
-    body: Result<EmitBody>,
-    timeout: Duration,
-}
-
-impl EmitSyncRequest<'_> {
-    /// How long the engine waits for the runs (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-}
-
-impl<'c> IntoFuture for EmitSyncRequest<'c> {
-    type Output = Result<Vec<SyncResult>>;
-    type IntoFuture = BoxFuture<'c, Result<Vec<SyncResult>>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let body = self.body?;
-            let timeout_ms = self.timeout.as_millis().min(u64::MAX as u128) as u64;
-            let request = serde_json::json!({
-                "event": body.event,
-                "data": body.data,
-                "timeoutMs": timeout_ms,
-            });
-            // The HTTP timeout leaves the engine 5 s to answer (§5.1).
-            let call = Call::new(Method::POST, "/ironflow.v1.IronflowService/TriggerSync")
-                .json(&request)?
-                .timeout(self.timeout + Duration::from_secs(5));
-            let reply: SyncReply = self.client.call(call).await?.json()?;
-            Ok(reply.results)
-        })
-    }
 }
 
 /// Filters of [`Client::list_runs`]; await it for one page, or call
@@ -453,27 +304,6 @@ impl<'c> IntoFuture for ListRuns<'c> {
     }
 }
 
-fn to_value(value: &impl Serialize, what: &str) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| {
-        Error::new(
-            ErrorKind::Validation,
-            format!("{what} does not serialize to JSON: {e}"),
-        )
-    })
-}
-
-/// Event data must be a JSON object on the Connect surface (§5.1).
-fn event_data(data: &impl Serialize) -> Result<Value> {
-    match to_value(data, "event data")? {
-        Value::Null => Ok(Value::Object(Default::default())),
-        v @ Value::Object(_) => Ok(v),
-        other => Err(Error::new(
-            ErrorKind::Validation,
-            format!("event data must be a JSON object, got {other}"),
-        )),
-    }
-}
-
 /// A 404 about the run of a run call is [`ErrorKind::RunNotFound`] (a
 /// missing step stays [`ErrorKind::NotFound`]).
 fn run_not_found(e: Error) -> Error {
@@ -489,60 +319,6 @@ fn run_not_found(e: Error) -> Error {
 }
 
 impl Client {
-    /// Emits an event; await the returned request (after optional settings).
-    ///
-    /// ```no_run
-    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
-    /// use serde_json::json;
-    /// let emitted = client
-    ///     .emit("order.placed", json!({ "order_id": "o-1" }))
-    ///     .version(2)
-    ///     .idempotency_key("order-o-1")
-    ///     .metadata(json!({ "source": "checkout" }))
-    ///     .await?;
-    /// println!("event {} started {:?}", emitted.event_id, emitted.run_ids);
-    /// # Ok(()) }
-    /// ```
-    pub fn emit(&self, event: impl Into<String>, data: impl Serialize) -> EmitRequest<'_> {
-        EmitRequest {
-            client: self,
-            body: event_data(&data).map(|data| EmitBody {
-                event: event.into(),
-                data,
-                version: None,
-                idempotency_key: None,
-                metadata: None,
-            }),
-        }
-    }
-
-    /// Emits an event and waits until the runs it triggered end (default
-    /// timeout 30 s); one result per run.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
-    /// use std::time::Duration;
-    /// let results = client
-    ///     .emit_sync("order.placed", serde_json::json!({ "order_id": "o-1" }))
-    ///     .timeout(Duration::from_secs(10))
-    ///     .await?;
-    /// assert!(results.iter().all(|r| r.status.is_terminal()));
-    /// # Ok(()) }
-    /// ```
-    pub fn emit_sync(&self, event: impl Into<String>, data: impl Serialize) -> EmitSyncRequest<'_> {
-        EmitSyncRequest {
-            client: self,
-            body: event_data(&data).map(|data| EmitBody {
-                event: event.into(),
-                data,
-                version: None,
-                idempotency_key: None,
-                metadata: None,
-            }),
-            timeout: super::DEFAULT_TIMEOUT,
-        }
-    }
-
     /// One run; [`ErrorKind::RunNotFound`] if there is none.
     ///
     /// ```no_run
@@ -673,97 +449,6 @@ impl Client {
         self.rest(Method::POST, "/api/v1/steps/patch", Some(&body))
             .await
     }
-
-    /// Registers `functions` with the engine for push mode: it will POST
-    /// their invocations to `endpoint_url`, where a
-    /// [`Serve`](crate::serve::Serve) handler answers them. Call it when the
-    /// app starts (registration replaces an earlier one of the same id).
-    ///
-    /// ```no_run
-    /// # async fn demo(registry: ironflow::Registry) -> ironflow::Result<()> {
-    /// let client = ironflow::Client::from_env()?;
-    /// client
-    ///     .register_push(&registry, "https://app.example.com/api/ironflow")
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn register_push(
-        &self,
-        functions: &crate::Registry,
-        endpoint_url: &str,
-    ) -> Result<()> {
-        if !(endpoint_url.starts_with("http://") || endpoint_url.starts_with("https://")) {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("endpoint URL {endpoint_url:?} must start with http:// or https://"),
-            ));
-        }
-        for function in functions.iter() {
-            let body = crate::worker::wire::RegisterFunction::push(&function, endpoint_url);
-            let _: Value = self
-                .connect("IronflowService", "RegisterFunction", &body)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// The registered functions, as the engine describes them.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
-    /// for f in client.list_functions().await? {
-    ///     println!("{}", f["id"]);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn list_functions(&self) -> Result<Vec<Value>> {
-        #[derive(Deserialize)]
-        struct Functions {
-            #[serde(default)]
-            functions: Vec<Value>,
-        }
-        let reply: Functions = self
-            .rest(Method::GET, "/api/v1/functions", None::<&()>)
-            .await?;
-        Ok(reply.functions)
-    }
-
-    /// The connected pull workers, as the engine describes them.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
-    /// println!("{} worker(s)", client.list_workers().await?.len());
-    /// # Ok(()) }
-    /// ```
-    pub async fn list_workers(&self) -> Result<Vec<Value>> {
-        #[derive(Deserialize)]
-        struct Workers {
-            #[serde(default)]
-            workers: Vec<Value>,
-        }
-        let reply: Workers = self
-            .rest(Method::GET, "/api/v1/workers", None::<&()>)
-            .await?;
-        Ok(reply.workers)
-    }
-
-    /// The engine's health status (`"ok"` when healthy).
-    ///
-    /// ```no_run
-    /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
-    /// assert_eq!(client.health().await?, "ok");
-    /// # Ok(()) }
-    /// ```
-    pub async fn health(&self) -> Result<String> {
-        #[derive(Deserialize)]
-        struct Health {
-            status: String,
-        }
-        let reply: Health = self
-            .connect("IronflowService", "Health", &serde_json::json!({}))
-            .await?;
-        Ok(reply.status)
-    }
 }
 
 #[cfg(test)]
@@ -782,13 +467,5 @@ mod tests {
             RunStatus::WaitingForCapacity
         );
         assert_eq!(RunStatus::parse("odd"), RunStatus::Other("odd".into()));
-    }
-
-    #[test]
-    fn event_data_must_be_an_object() {
-        assert!(event_data(&serde_json::json!({ "a": 1 })).is_ok());
-        assert_eq!(event_data(&()).unwrap(), serde_json::json!({}));
-        let e = event_data(&serde_json::json!([1])).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Validation);
     }
 }

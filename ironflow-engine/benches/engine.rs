@@ -30,6 +30,17 @@ async fn three(ctx: Ctx) -> ironflow::Result<u32> {
     Ok(a + b + c)
 }
 
+/// `three` with batched durability, for the pull worker's batched figures
+/// (a pull worker applies the function's own setting; push is batched
+/// whatever it says, its response carrying the invocation's steps).
+#[ironflow::function(id = "three", trigger = "bench.three", durability = "batched")]
+async fn three_batched(ctx: Ctx) -> ironflow::Result<u32> {
+    let a: u32 = ctx.run("a", || async { Ok(1) }).await?;
+    let b: u32 = ctx.run("b", || async { Ok(2) }).await?;
+    let c: u32 = ctx.run("c", || async { Ok(3) }).await?;
+    Ok(a + b + c)
+}
+
 #[ironflow::function(id = "hundred", trigger = "bench.hundred", timeout = "1h")]
 async fn hundred(ctx: Ctx) -> ironflow::Result<u32> {
     let mut sum = 0;
@@ -151,7 +162,10 @@ async fn measure_http(durability: Durability, mode: Http, tag: &str) -> HttpFigu
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let registry = Registry::new().register(three);
+    let registry = match durability {
+        Durability::Strict => Registry::new().register(three),
+        Durability::Batched => Registry::new().register(three_batched),
+    };
     let worker = match mode {
         Http::Push => {
             let app = axum::Router::new().route(

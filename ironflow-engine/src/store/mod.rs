@@ -458,6 +458,17 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         steps: Vec<StepResult>,
     ) -> BoxFuture<'_, StoreResult<()>>;
 
+    /// A pull worker's `progress` checkpoint (§3.6): journals its steps
+    /// and extends the worker's lease of the run, in one transaction.
+    fn record_progress(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        steps: Vec<StepResult>,
+        worker_id: &str,
+        lease_until_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<()>>;
+
     /// Applies the outcome of an invocation (with the steps it reported), and
     /// resolves the parent of a finished child.
     fn finish(

@@ -78,10 +78,11 @@ pub struct Concurrency {
     pub key: Option<&'static str>,
 }
 
-/// How eagerly the engine makes a function's step results durable
-/// (ARCHITECTURE.md Decisions 10). Only functions the engine runs in its own
-/// process have a choice: pull workers checkpoint as the protocol says, and
-/// push responses carry an invocation's steps together.
+/// How eagerly a function's step results are made durable (ARCHITECTURE.md
+/// Decisions 10). In the engine's own process and with a pull
+/// [`Worker`](crate::Worker) (which checkpoints each step and waits for the
+/// engine's acknowledgement, §3.6) both apply; a push response carries an
+/// invocation's steps together, so push is always batched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
     /// Each step's result is fsynced before the next step, publish or

@@ -1,6 +1,9 @@
 //! Progress checkpoints of a running job (`shared/spec/wire-protocol.md`
-//! §3.6): step results are batched into `progress` updates while the
-//! function runs, so a crash loses at most one debounce interval of work.
+//! §3.6). Under strict durability (a function's default) each step's result
+//! is acknowledged by the engine before the body's next side effect starts,
+//! as in-process; under batched durability results are batched into
+//! `progress` updates while the function runs, so a crash repeats at most
+//! one debounce interval of work.
 
 use std::collections::HashSet;
 use std::pin::pin;
@@ -12,7 +15,7 @@ use tokio::sync::Notify;
 use super::transport::Transport;
 use super::wire::{Fence, JobUpdate, Report};
 use crate::__private::BoxFuture;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::StepResult;
 use crate::step::StepSink;
 
@@ -53,6 +56,12 @@ struct State {
     flushed: usize,
     /// The execution ended: flush nothing more.
     closed: bool,
+    /// Why the engine refused a checkpoint with a 409 (a stale fence, a run
+    /// no longer running): nothing more is flushed, a strict body stops.
+    refused: Option<String>,
+    /// The engine answered a checkpoint with another 4xx (no checkpoint
+    /// support): nothing more is flushed, a strict body goes on.
+    unsupported: bool,
 }
 
 impl Shared {
@@ -72,10 +81,14 @@ impl Shared {
     }
 }
 
-/// The [`StepSink`] handed to `execute`: it only queues the result, so a
-/// step never waits for the engine (the pull protocol checkpoints lazily).
+/// The [`StepSink`] handed to `execute`. Strict: a result is answered once
+/// the engine acknowledged it, so the body's next side effect waits for it.
+/// Batched: it only queues the result, flushed lazily.
 #[derive(Debug)]
-struct Sink(Arc<Shared>);
+struct Sink {
+    shared: Arc<Shared>,
+    strict: bool,
+}
 
 impl StepSink for Sink {
     fn record(
@@ -84,9 +97,30 @@ impl StepSink for Sink {
         _attempt: u32,
         steps: Vec<StepResult>,
     ) -> BoxFuture<'static, Result<()>> {
-        self.0.lock().steps.extend(steps);
-        self.0.changed.notify_waiters();
-        Box::pin(std::future::ready(Ok(())))
+        let recorded = {
+            let mut state = self.shared.lock();
+            state.steps.extend(steps);
+            state.steps.len()
+        };
+        self.shared.changed.notify_waiters();
+        if !self.strict {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            shared
+                .wait_until(|s| s.flushed >= recorded || s.refused.is_some() || s.unsupported)
+                .await;
+            match &shared.lock().refused {
+                None => Ok(()),
+                // A stale fence or a run no longer running: going on would
+                // run side effects for an execution the engine dropped.
+                Some(why) => Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("the engine refused to journal this job's steps: {why}"),
+                )),
+            }
+        })
     }
 }
 
@@ -95,9 +129,13 @@ impl Checkpoints {
         Self::default()
     }
 
-    /// The sink to give [`crate::step::ExecEnv::with_step_sink`].
-    pub(crate) fn sink(&self) -> Arc<dyn StepSink> {
-        Arc::new(Sink(self.shared.clone()))
+    /// The sink to give [`crate::step::ExecEnv::with_step_sink`]; `strict`
+    /// makes each recorded result wait for the engine's acknowledgement.
+    pub(crate) fn sink(&self, strict: bool) -> Arc<dyn StepSink> {
+        Arc::new(Sink {
+            shared: self.shared.clone(),
+            strict,
+        })
     }
 
     /// Stops flushing: the terminal report carries what is left. A flush
@@ -160,6 +198,8 @@ impl Checkpoints {
                         backoff = first_backoff;
                         let mut state = shared.lock();
                         state.flushed += batch.len();
+                        // A strict sink waits for this.
+                        shared.changed.notify_waiters();
                         tracing::debug!(job_id = %target.job_id, steps = batch.len(), step_offset = offset, "checkpoint saved");
                         // A full batch still waiting goes out at once; a
                         // partial one waits for the next debounce.
@@ -169,6 +209,16 @@ impl Checkpoints {
                     }
                     Err(e) if matches!(e.status(), Some(400..=499)) => {
                         tracing::info!(job_id = %target.job_id, error = %e, "checkpoint rejected; no more checkpoints for this job");
+                        let mut state = shared.lock();
+                        // 409: this execution was fenced out or the run is
+                        // no longer running; a strict body stops. Another
+                        // 4xx is an engine without checkpoints (§3.6): the
+                        // steps travel with the report, as batched.
+                        match e.status() {
+                            Some(409) => state.refused = Some(e.to_string()),
+                            _ => state.unsupported = true,
+                        }
+                        shared.changed.notify_waiters();
                         return;
                     }
                     Err(e) => {

@@ -173,8 +173,10 @@ impl Worker {
         self
     }
 
-    /// Debounce of progress checkpoints (default 1 s): the steps a job
-    /// records within this interval are saved in one update.
+    /// Debounce of progress checkpoints of functions with batched
+    /// durability (default 1 s): the steps a job records within this
+    /// interval are saved in one update. Strict functions (the default)
+    /// checkpoint every step and wait for the engine before going on.
     pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
         self.config.checkpoint_interval = interval;
         self

@@ -346,10 +346,9 @@ pub(in crate::api) async fn update(
         "progress" => {
             let until = now_ms() + state.lease.as_millis() as i64;
             let saved = store
-                .record_steps(&job_id, run.attempt, request.steps)
+                .record_progress(&job_id, run.attempt, request.steps, &worker_id, until)
                 .await;
-            let renewed = store.renew(vec![job_id.clone()], &worker_id, until).await;
-            return match saved.and(renewed) {
+            return match saved {
                 Ok(()) => ok(),
                 Err(e) => rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()),
             };

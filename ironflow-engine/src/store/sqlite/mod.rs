@@ -46,6 +46,7 @@ mod runs;
 mod tests;
 mod writer;
 
+use pull::renew_lease;
 use rows::*;
 pub(crate) use rows::{json_text, load_run};
 use runs::*;
@@ -319,6 +320,25 @@ impl Store for SqliteStore {
         }
     }
 
+    fn record_progress(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        steps: Vec<StepResult>,
+        worker_id: &str,
+        lease_until_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        let (run_id, worker_id) = (run_id.to_owned(), worker_id.to_owned());
+        let steps = match StepInsert::rows(&steps, crate::now_ms()) {
+            Ok(rows) => rows,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        self.write(move |conn| {
+            insert_steps(conn, &run_id, attempt, &steps)?;
+            renew_lease(conn, &run_id, &worker_id, lease_until_ms)
+        })
+    }
+
     fn finish(
         &self,
         run_id: &str,
@@ -489,11 +509,8 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, StoreResult<()>> {
         let worker_id = worker_id.to_owned();
         self.write(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "UPDATE runs SET lease_expires_ms = ?3 WHERE id = ?1 AND worker_id = ?2 AND status = 'running'",
-            )?;
             for id in &run_ids {
-                stmt.execute(params![id, worker_id, until_ms])?;
+                renew_lease(conn, id, &worker_id, until_ms)?;
             }
             Ok(())
         })

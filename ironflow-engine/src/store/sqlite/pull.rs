@@ -139,3 +139,17 @@ fn holds_fence(
     };
     holder.as_deref() == Some(worker_id) && matches
 }
+
+/// Extends `worker_id`'s lease of a running run to `until_ms`.
+pub(super) fn renew_lease(
+    conn: &Connection,
+    run_id: &str,
+    worker_id: &str,
+    until_ms: i64,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE runs SET lease_expires_ms = ?3 WHERE id = ?1 AND worker_id = ?2 AND status = 'running'",
+    )?
+    .execute(params![run_id, worker_id, until_ms])?;
+    Ok(())
+}

@@ -168,9 +168,13 @@ impl Checkpoints {
             shared
                 .wait_until(|s| s.closed || s.steps.len() > s.flushed)
                 .await;
-            tokio::select! {
-                () = shared.wait_until(|s| s.closed) => return,
-                () = tokio::time::sleep(interval) => {}
+            // No debounce (strict): flush now; a zero-length sleep would
+            // still wait for the timer's next tick (up to a millisecond).
+            if !interval.is_zero() {
+                tokio::select! {
+                    () = shared.wait_until(|s| s.closed) => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
             }
             loop {
                 let (batch, offset) = {

@@ -4,7 +4,11 @@
 //! Use it for long-running work with no request timeout, or where the engine
 //! cannot reach your code. Each job goes through the same replay machine as
 //! push mode ([`crate::step::execute`]); its steps are checkpointed to the
-//! engine while it runs, so a crash loses little.
+//! engine while it runs: under strict durability (a function's default)
+//! each step's result is acknowledged by the engine before the next step,
+//! publish or compensation starts, so a crash repeats at most the step in
+//! flight; batched functions checkpoint every
+//! [`Worker::checkpoint_interval`].
 //!
 //! Lifecycle (§3.1): register every function (`RegisterFunction`, preferred
 //! mode pull), register the worker, then heartbeat and long-poll side by

@@ -1199,23 +1199,23 @@ async fn checkpoints_retry_server_errors_and_count_only_acknowledged_steps() {
 async fn a_refused_checkpoint_stops_a_strict_job_before_its_next_step() {
     let stub = Stub::start().await;
     // Never opened: had `b`'s body run after the refusal, no report would come.
-    let _b = gate("run_cp5", "b");
-    let progress = format!("PUT {BASE}/jobs/job_cp5 progress");
+    let _b = gate("run_cp7", "b");
+    let progress = format!("PUT {BASE}/jobs/job_cp7 progress");
     stub.answer(progress, 409, json!({"error": "STALE_EXECUTION"}));
     let worker = fixture_worker(&stub, Registry::new().register(stepper));
     let handle = worker.handle();
     let run = tokio::spawn(worker.run());
-    stub.enqueue(assignment("job_cp5", "run_cp5", "stepper"));
+    stub.enqueue(assignment("job_cp7", "run_cp7", "stepper"));
     let seen = stub
-        .wait_for("the report", |s| s.iter().any(|s| s.is_terminal("job_cp5")))
+        .wait_for("the report", |s| s.iter().any(|s| s.is_terminal("job_cp7")))
         .await;
     let progress: Vec<_> = seen
         .iter()
-        .filter(|s| s.is_update("job_cp5", "progress"))
+        .filter(|s| s.is_update("job_cp7", "progress"))
         .collect();
     assert_eq!(progress.len(), 1);
     assert_eq!(progress[0].body["steps"][0]["name"], "a");
-    let report = seen.iter().find(|s| s.is_terminal("job_cp5")).unwrap();
+    let report = seen.iter().find(|s| s.is_terminal("job_cp7")).unwrap();
     assert_eq!(report.body["status"], "failed", "{}", report.body);
     handle.drain().await;
     finish(run).await.unwrap();

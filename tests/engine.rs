@@ -1232,6 +1232,35 @@ mod push {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_redirecting_push_endpoint_fails_the_run_and_is_not_followed() {
+        // The redirect points at a working app with the right key: had the
+        // engine followed it, the run would complete.
+        let elsewhere = app(Registry::new().register(square), "push-key").await;
+        let redirect = axum::Router::new().route(
+            "/moved",
+            axum::routing::post(move || async move {
+                (
+                    axum::http::StatusCode::TEMPORARY_REDIRECT,
+                    [(axum::http::header::LOCATION, elsewhere)],
+                )
+            }),
+        );
+        let endpoint = format!("{}/moved", serve_on_loopback(redirect).await);
+        let (engine, base) = engine_api("push-redirect", "push-key").await;
+        register(&base, "square", "square.requested", &endpoint, 1).await;
+        let run_id = engine
+            .emit("square.requested", json!({ "n": 2 }))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+        let message = run.error.as_ref().unwrap()["message"].to_string();
+        assert!(message.contains("307"), "{message}");
+    }
+
     #[ironflow::function(id = "announce", trigger = "announce.requested")]
     async fn announce(ctx: Ctx) -> ironflow::Result<()> {
         let n = ctx.run("count", || async { Ok(7) }).await?;

@@ -78,13 +78,20 @@ impl Scheduler {
     ) -> Result<Arc<Self>, EngineError> {
         let defs: Vec<FunctionDef> = registry.iter().map(FunctionDef::local).collect();
         let functions = Functions::new(defs)?;
+        // A signed invocation goes to the registered endpoint only: following
+        // a redirect would send it (and its signature) to another URL; a 3xx
+        // fails the attempt like any other status.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| EngineError::Invalid(format!("cannot build the HTTP client: {e}")))?;
         let scheduler = Arc::new_cyclic(|me| Scheduler {
             me: me.clone(),
             store,
             registry,
             defs: std::sync::RwLock::new(functions),
             slots: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
-            http: reqwest::Client::new(),
+            http,
             config,
             wake: Notify::new(),
             watchers: Watchers::default(),

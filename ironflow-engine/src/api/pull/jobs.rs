@@ -57,7 +57,7 @@ struct Assignment<'a> {
 struct CompletedStep<'a> {
     step_id: &'a str,
     name: &'a str,
-    status: &'static str,
+    status: JournalStatus,
     output: &'a Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<Value>,
@@ -83,11 +83,8 @@ fn assignment(leased: &Leased) -> Assignment<'_> {
         .map(|row| CompletedStep {
             step_id: &row.id,
             name: &row.name,
-            status: match row.status {
-                JournalStatus::Completed => "completed",
-                JournalStatus::Failed => "failed",
-                JournalStatus::TimedOut => "timed_out",
-            },
+            // Serialized as §3.4 spells it: `completed`, `failed`, `timed_out`.
+            status: row.status,
             output: &row.output,
             // Pull sends the error as an object (§3.4); push as a string.
             error: row.error.as_ref().map(|error| match error {

@@ -37,9 +37,12 @@ pub(crate) struct Target<'a> {
 }
 
 /// Collects the step results of one execution and flushes them in order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Checkpoints {
     shared: Arc<Shared>,
+    /// Strict durability: every result is flushed at once and the body
+    /// waits for it; batched: results are flushed after a debounce.
+    strict: bool,
 }
 
 #[derive(Debug, Default)]
@@ -56,12 +59,18 @@ struct State {
     flushed: usize,
     /// The execution ended: flush nothing more.
     closed: bool,
-    /// Why the engine refused a checkpoint with a 409 (a stale fence, a run
-    /// no longer running): nothing more is flushed, a strict body stops.
-    refused: Option<String>,
-    /// The engine answered a checkpoint with another 4xx (no checkpoint
-    /// support): nothing more is flushed, a strict body goes on.
-    unsupported: bool,
+    /// The engine answered a checkpoint with a 4xx: nothing more is flushed.
+    refused: Option<Refusal>,
+}
+
+/// Why checkpointing stopped (§3.6: any 4xx disables it for the job).
+#[derive(Debug)]
+enum Refusal {
+    /// A 409: a stale fence or a run no longer running; a strict body stops.
+    Conflict(String),
+    /// Another 4xx: an engine without checkpoints; the steps travel with
+    /// the report, as batched, and a strict body goes on.
+    Unsupported,
 }
 
 impl Shared {
@@ -109,13 +118,13 @@ impl StepSink for Sink {
         let shared = self.shared.clone();
         Box::pin(async move {
             shared
-                .wait_until(|s| s.flushed >= recorded || s.refused.is_some() || s.unsupported)
+                .wait_until(|s| s.flushed >= recorded || s.refused.is_some())
                 .await;
             match &shared.lock().refused {
-                None => Ok(()),
-                // A stale fence or a run no longer running: going on would
-                // run side effects for an execution the engine dropped.
-                Some(why) => Err(Error::new(
+                None | Some(Refusal::Unsupported) => Ok(()),
+                // Going on would run side effects for an execution the
+                // engine dropped.
+                Some(Refusal::Conflict(why)) => Err(Error::new(
                     ErrorKind::Conflict,
                     format!("the engine refused to journal this job's steps: {why}"),
                 )),
@@ -125,16 +134,20 @@ impl StepSink for Sink {
 }
 
 impl Checkpoints {
-    pub(crate) fn new() -> Self {
-        Self::default()
+    /// `strict`: each recorded result is flushed at once and waits for the
+    /// engine's acknowledgement.
+    pub(crate) fn new(strict: bool) -> Self {
+        Checkpoints {
+            shared: Arc::default(),
+            strict,
+        }
     }
 
-    /// The sink to give [`crate::step::ExecEnv::with_step_sink`]; `strict`
-    /// makes each recorded result wait for the engine's acknowledgement.
-    pub(crate) fn sink(&self, strict: bool) -> Arc<dyn StepSink> {
+    /// The sink to give [`crate::step::ExecEnv::with_step_sink`].
+    pub(crate) fn sink(&self) -> Arc<dyn StepSink> {
         Arc::new(Sink {
             shared: self.shared.clone(),
-            strict,
+            strict: self.strict,
         })
     }
 
@@ -155,12 +168,18 @@ impl Checkpoints {
         (ids, state.flushed)
     }
 
-    /// Flushes recorded steps until [`Checkpoints::close`]: `interval` after
-    /// the first unflushed step, at most [`MAX_BATCH`] per update. A 4xx
+    /// Flushes recorded steps until [`Checkpoints::close`]: at once when
+    /// strict, else `interval` after the first unflushed step; at most
+    /// [`MAX_BATCH`] per update. A 4xx
     /// disables checkpointing for the job (stale fence, run not running, or a
     /// server without checkpoints); 5xx and network failures back off
     /// exponentially, capped at 30 s.
     pub(crate) async fn run(&self, target: Target<'_>, interval: Duration) {
+        let interval = if self.strict {
+            Duration::ZERO
+        } else {
+            interval
+        };
         let shared = &*self.shared;
         let first_backoff = interval.max(MIN_BACKOFF);
         let mut backoff = first_backoff;
@@ -213,15 +232,10 @@ impl Checkpoints {
                     }
                     Err(e) if matches!(e.status(), Some(400..=499)) => {
                         tracing::info!(job_id = %target.job_id, error = %e, "checkpoint rejected; no more checkpoints for this job");
-                        let mut state = shared.lock();
-                        // 409: this execution was fenced out or the run is
-                        // no longer running; a strict body stops. Another
-                        // 4xx is an engine without checkpoints (§3.6): the
-                        // steps travel with the report, as batched.
-                        match e.status() {
-                            Some(409) => state.refused = Some(e.to_string()),
-                            _ => state.unsupported = true,
-                        }
+                        shared.lock().refused = Some(match e.status() {
+                            Some(409) => Refusal::Conflict(e.to_string()),
+                            _ => Refusal::Unsupported,
+                        });
                         shared.changed.notify_waiters();
                         return;
                     }

@@ -54,12 +54,8 @@ pub(crate) async fn run(rt: &Runtime, job: JobAssignment) {
     // Strict (the default): each step is checkpointed and acknowledged
     // before the body goes on; batched: checkpoints follow the debounce.
     let strict = function.record().durability != Some(Durability::Batched);
-    let interval = match strict {
-        true => Duration::ZERO,
-        false => rt.config.checkpoint_interval,
-    };
-    let checkpoints = Checkpoints::new();
-    let env = rt.env.clone().with_step_sink(checkpoints.sink(strict));
+    let checkpoints = Checkpoints::new(strict);
+    let env = rt.env.clone().with_step_sink(checkpoints.sink());
     let target = Target {
         transport: &rt.transport,
         job_id: &job.job_id,
@@ -71,7 +67,10 @@ pub(crate) async fn run(rt: &Runtime, job: JobAssignment) {
         checkpoints.close();
         response
     };
-    let (response, ()) = tokio::join!(execution, checkpoints.run(target, interval));
+    let (response, ()) = tokio::join!(
+        execution,
+        checkpoints.run(target, rt.config.checkpoint_interval)
+    );
 
     let (flushed_ids, flushed) = checkpoints.flushed();
     let (report, steps) = into_report(response);

@@ -74,6 +74,19 @@ struct EmitBody {
     metadata: Option<Value>,
 }
 
+impl EmitBody {
+    /// `event` with `data`, which must serialize to a JSON object (§5.1).
+    fn new(event: String, data: &impl Serialize) -> Result<EmitBody> {
+        Ok(EmitBody {
+            event,
+            data: event_data(data)?,
+            version: None,
+            idempotency_key: None,
+            metadata: None,
+        })
+    }
+}
+
 impl EmitRequest<'_> {
     /// The event's schema version (default 1).
     pub fn version(mut self, version: u32) -> Self {
@@ -187,13 +200,7 @@ impl Client {
     pub fn emit(&self, event: impl Into<String>, data: impl Serialize) -> EmitRequest<'_> {
         EmitRequest {
             client: self,
-            body: event_data(&data).map(|data| EmitBody {
-                event: event.into(),
-                data,
-                version: None,
-                idempotency_key: None,
-                metadata: None,
-            }),
+            body: EmitBody::new(event.into(), &data),
         }
     }
 
@@ -213,13 +220,7 @@ impl Client {
     pub fn emit_sync(&self, event: impl Into<String>, data: impl Serialize) -> EmitSyncRequest<'_> {
         EmitSyncRequest {
             client: self,
-            body: event_data(&data).map(|data| EmitBody {
-                event: event.into(),
-                data,
-                version: None,
-                idempotency_key: None,
-                metadata: None,
-            }),
+            body: EmitBody::new(event.into(), &data),
             timeout: super::DEFAULT_TIMEOUT,
         }
     }

@@ -1209,11 +1209,11 @@ mod push {
         );
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_wrong_signing_key_is_rejected_by_the_app_and_fails_the_run() {
-        let endpoint = app(Registry::new().register(square), "the-apps-key").await;
-        let (engine, base) = engine_api("push-bad-key", "another-key").await;
-        register(&base, "square", "square.requested", &endpoint, 1).await;
+    /// Runs `square` (one attempt) on an engine signing with `key` that
+    /// pushes to `endpoint`; the run must fail: its error message.
+    async fn failed_square(test: &str, key: &str, endpoint: &str) -> String {
+        let (engine, base) = engine_api(test, key).await;
+        register(&base, "square", "square.requested", endpoint, 1).await;
         let run_id = engine
             .emit("square.requested", json!({ "n": 2 }))
             .await
@@ -1221,11 +1221,17 @@ mod push {
             .run_ids[0]
             .clone();
         let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
-        assert_eq!(run.status, RunStatus::Failed);
-        let message = run.error.as_ref().unwrap()["message"]
+        assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+        run.error.as_ref().unwrap()["message"]
             .as_str()
             .unwrap()
-            .to_owned();
+            .to_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wrong_signing_key_is_rejected_by_the_app_and_fails_the_run() {
+        let endpoint = app(Registry::new().register(square), "the-apps-key").await;
+        let message = failed_square("push-bad-key", "another-key", &endpoint).await;
         assert!(
             message.contains("401") && message.contains("SIGNATURE_INVALID"),
             "{message}"
@@ -1247,17 +1253,7 @@ mod push {
             }),
         );
         let endpoint = format!("{}/moved", serve_on_loopback(redirect).await);
-        let (engine, base) = engine_api("push-redirect", "push-key").await;
-        register(&base, "square", "square.requested", &endpoint, 1).await;
-        let run_id = engine
-            .emit("square.requested", json!({ "n": 2 }))
-            .await
-            .unwrap()
-            .run_ids[0]
-            .clone();
-        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
-        assert_eq!(run.status, RunStatus::Failed, "{run:?}");
-        let message = run.error.as_ref().unwrap()["message"].to_string();
+        let message = failed_square("push-redirect", "push-key", &endpoint).await;
         assert!(message.contains("307"), "{message}");
     }
 

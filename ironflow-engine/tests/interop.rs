@@ -1,7 +1,8 @@
 //! Interop with an official SDK: the Python SDK (`ironflow-py`, installed from
-//! PyPI into a throwaway virtualenv, never vendored) runs its polling worker
-//! against `ironflow serve --dev`; an event emitted with our CLI runs its
-//! three-step function with a durable sleep to completion.
+//! PyPI into a throwaway virtualenv, never vendored) runs its REST polling
+//! worker, then its streaming worker (`WorkerService/Connect`, binary
+//! protobuf over h2c), against `ironflow serve --dev`; an event emitted with
+//! our CLI runs its three-step function with a durable sleep to completion.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -74,35 +75,47 @@ fn venv(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn the_official_python_worker_completes_a_run_emitted_with_our_cli() {
+fn the_official_python_workers_complete_a_run_emitted_with_our_cli() {
     let dir = scratch();
     let python = venv(&dir);
+    for streaming in [false, true] {
+        completes_a_run(&dir, &python, streaming);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts an engine on a new database and the Python worker (polling or
+/// streaming), emits with our CLI and checks the run and its journal.
+fn completes_a_run(dir: &Path, python: &Path, streaming: bool) {
     let cli = env!("CARGO_BIN_EXE_ironflow");
     let port = free_port();
     let server = format!("http://127.0.0.1:{port}");
+    let mode = if streaming { "streaming" } else { "polling" };
 
     let _engine = Kill(
         Command::new(cli)
             .args(["serve", "--dev", "--port", &port.to_string(), "--db"])
-            .arg(dir.join("ironflow.db"))
+            .arg(dir.join(format!("{mode}.db")))
             .stdout(Stdio::null())
             .spawn()
             .expect("start the engine"),
     );
     let _worker = Kill(
-        Command::new(&python)
+        Command::new(python)
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python_worker.py"))
             .env("IRONFLOW_SERVER_URL", &server)
+            .env("IRONFLOW_STREAMING", if streaming { "1" } else { "0" })
             .stdout(Stdio::null())
             .spawn()
             .expect("start the Python worker"),
     );
 
-    // Wait (bounded) until the worker has registered its function.
+    // Wait (bounded) until the worker is connected: it registered its
+    // function and (streaming) opened its stream.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let out = Command::new(cli)
-            .args(["--server", &server, "functions"])
+            .args(["--server", &server, "workers"])
             .output()
             .unwrap();
         if String::from_utf8_lossy(&out.stdout).contains("py-three-steps") {
@@ -110,7 +123,7 @@ fn the_official_python_worker_completes_a_run_emitted_with_our_cli() {
         }
         assert!(
             Instant::now() < deadline,
-            "the Python worker never registered: {out:?}"
+            "the Python {mode} worker never connected: {out:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -129,11 +142,12 @@ fn the_official_python_worker_completes_a_run_emitted_with_our_cli() {
     );
     let reply: serde_json::Value = serde_json::from_str(&reply).expect("emit prints JSON");
     let result = &reply["results"][0];
-    assert_eq!(result["functionId"], "py-three-steps", "{reply}");
-    assert_eq!(result["status"], "completed", "{reply}");
+    assert_eq!(result["functionId"], "py-three-steps", "{mode}: {reply}");
+    assert_eq!(result["status"], "completed", "{mode}: {reply}");
     assert_eq!(
         result["output"],
-        serde_json::json!({ "doubled": 8, "plus": 9, "squared": 81 })
+        serde_json::json!({ "doubled": 8, "plus": 9, "squared": 81 }),
+        "{mode}"
     );
 
     // The journal holds the Python SDK's step ids, the sleep included.
@@ -143,7 +157,9 @@ fn the_official_python_worker_completes_a_run_emitted_with_our_cli() {
         "ironflow inspect",
     );
     for step in ["double", "nap", "add-one", "square"] {
-        assert!(inspect.contains(step), "{step} missing from:\n{inspect}");
+        assert!(
+            inspect.contains(step),
+            "{mode}: {step} missing from:\n{inspect}"
+        );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,12 +1,13 @@
 """A pull worker written with the official Python SDK (ironflow-py), used by
 ironflow-engine/tests/interop.rs against `ironflow serve --dev`: three steps and a
-durable sleep."""
+durable sleep. With `IRONFLOW_STREAMING=1` it is the SDK's streaming worker
+(`WorkerService/Connect` over h2c), else its REST polling worker."""
 
 import asyncio
 import os
 import sys
 
-from ironflow.worker import Worker, function
+from ironflow.worker import StreamingWorker, Worker, function
 
 
 @function(id="py-three-steps", triggers=[{"event": "interop.started"}])
@@ -20,13 +21,21 @@ async def three_steps(ctx):
 
 
 async def main():
-    worker = Worker(
-        functions=[three_steps],
-        server_url=os.environ["IRONFLOW_SERVER_URL"],
-        heartbeat_interval=1,
-        poll_wait=2,
-        checkpoint_interval=0.2,
-    )
+    if os.environ.get("IRONFLOW_STREAMING") == "1":
+        worker = StreamingWorker(
+            functions=[three_steps],
+            server_url=os.environ["IRONFLOW_SERVER_URL"],
+            heartbeat_interval=1,
+            reconnect_delay=1,
+        )
+    else:
+        worker = Worker(
+            functions=[three_steps],
+            server_url=os.environ["IRONFLOW_SERVER_URL"],
+            heartbeat_interval=1,
+            poll_wait=2,
+            checkpoint_interval=0.2,
+        )
     await worker.start()
 
 

@@ -57,6 +57,8 @@ pub(crate) struct ApiState {
     pub(crate) workers: pull::Workers,
     /// How long a pull lease lasts without a heartbeat or checkpoint.
     pub(crate) lease: Duration,
+    /// Largest accepted request body; for the worker stream, largest message.
+    pub(crate) max_body_bytes: usize,
     /// Authentication mode and bookkeeping.
     pub(crate) auth: auth::AuthState,
 }
@@ -272,6 +274,7 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
         engine,
         workers: pull::Workers::default(),
         lease: options.lease,
+        max_body_bytes: options.max_body_bytes,
         auth: auth::AuthState::new(options.auth),
     });
     let max_body_bytes = options.max_body_bytes;
@@ -316,6 +319,10 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
         .route(
             "/api/v1/workers/{worker_id}/jobs/{job_id}/ack",
             put(pull::ack),
+        )
+        .route(
+            ironflow::protocol::stream::CONNECT_PATH,
+            post(pull::connect),
         )
         .merge(auth::routes())
         .merge(streams::routes())

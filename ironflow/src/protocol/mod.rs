@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub mod signature;
 pub mod step_id;
+pub mod stream;
 
 /// An event as carried in an invocation (§1.2 `event`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ use super::{ok, rest_error};
 use crate::api::{ApiState, parse};
 use crate::now_ms;
 use crate::scheduler::function::Dispatch;
-use crate::store::{Fence, Leased, Store};
+use crate::store::{Fence, Leased, Run, Store, StoreError};
 
 // ---- poll (§3.4) ----
 
@@ -154,9 +154,44 @@ pub(in crate::api) async fn poll(
     if available == 0 {
         return StatusCode::NO_CONTENT.into_response();
     }
+    let jobs = lease_jobs(
+        &state,
+        &caller.env,
+        &worker_id,
+        &worker.function_ids,
+        available,
+        wait,
+    )
+    .await;
+    match jobs {
+        Ok(jobs) if !jobs.is_empty() => jobs_reply(&jobs),
+        Ok(_) => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            if !wait.is_zero() {
+                let held = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+                    .unwrap_or(HeaderValue::from_static("1"));
+                response.headers_mut().insert("Ironflow-Poll-Wait", held);
+            }
+            response
+        }
+        Err(e) => rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()),
+    }
+}
+
+/// Leases up to `available` due runs of the pull functions among
+/// `function_ids` to `worker_id`, waiting up to `wait` for one: handed over
+/// by the emit that starts it, or found after a notification, or when the
+/// next sleeping or waiting run becomes due. Empty when none came in time.
+pub(super) async fn lease_jobs(
+    state: &ApiState,
+    env: &str,
+    worker_id: &str,
+    function_ids: &[String],
+    available: usize,
+    wait: Duration,
+) -> Result<Vec<Leased>, StoreError> {
     let scheduler = state.engine.scheduler();
-    let function_ids: Vec<String> = worker
-        .function_ids
+    let function_ids: Vec<String> = function_ids
         .iter()
         .filter(|id| {
             scheduler
@@ -169,34 +204,24 @@ pub(in crate::api) async fn poll(
     loop {
         let notified = scheduler.jobs_available.notified();
         let lease_ms = state.lease.as_millis() as i64;
-        let next_due = match state
+        let leases = state
             .engine
             .store()
             .lease(
-                &caller.env,
+                env,
                 function_ids.clone(),
-                &worker_id,
+                worker_id,
                 now_ms(),
                 lease_ms,
                 available,
             )
-            .await
-        {
-            Ok(leases) if !leases.leased.is_empty() => return jobs_reply(&leases.leased),
-            Ok(leases) => leases.next_due,
-            Err(e) => {
-                return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string());
-            }
-        };
+            .await?;
+        if !leases.leased.is_empty() {
+            return Ok(leases.leased);
+        }
         let now = tokio::time::Instant::now();
         if now >= deadline {
-            let mut response = StatusCode::NO_CONTENT.into_response();
-            if !wait.is_zero() {
-                let held = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
-                    .unwrap_or(HeaderValue::from_static("1"));
-                response.headers_mut().insert("Ironflow-Poll-Wait", held);
-            }
-            return response;
+            return Ok(Vec::new());
         }
         // Wait to be handed a new run by its emit, or for a notification
         // (runs that became due otherwise), or until the next sleeping or
@@ -205,9 +230,9 @@ pub(in crate::api) async fn poll(
         let mut waiting =
             scheduler
                 .pollers
-                .wait(&caller.env, &worker_id, &function_ids, lease_ms, available);
+                .wait(env, worker_id, &function_ids, lease_ms, available);
         let mut pause = (deadline - now).min(Duration::from_secs(1));
-        if let Some(due) = next_due {
+        if let Some(due) = leases.next_due {
             pause = pause.min(Duration::from_millis((due - now_ms()).max(1) as u64));
         }
         let first = tokio::select! {
@@ -218,7 +243,7 @@ pub(in crate::api) async fn poll(
         let mut jobs: Vec<Leased> = first.into_iter().collect();
         jobs.extend(waiting.close().await);
         if !jobs.is_empty() {
-            return jobs_reply(&jobs);
+            return Ok(jobs);
         }
     }
 }
@@ -377,13 +402,40 @@ pub(in crate::api) async fn update(
         yield_info: request.yield_info,
         error: request.error,
     };
+    match report(&state, &job_id, &run, response).await {
+        Ok(()) => ok(),
+        Err(e) => rest_error(e.status, e.code, e.message),
+    }
+}
+
+/// Why a worker's report could not be applied.
+#[derive(Debug)]
+pub(super) struct ReportError {
+    pub(super) status: StatusCode,
+    pub(super) code: &'static str,
+    pub(super) message: String,
+}
+
+/// Applies a worker's terminal report (`response`) of `run`, whose lease
+/// it holds: records its steps and what the run does next.
+pub(super) async fn report(
+    state: &ApiState,
+    job_id: &str,
+    run: &Run,
+    response: InvocationResponse,
+) -> Result<(), ReportError> {
     let scheduler = state.engine.scheduler();
     let Some(def) = scheduler.def(&run.function_id) else {
-        return rest_error(
-            StatusCode::NOT_FOUND,
-            "FUNCTION_NOT_FOUND",
-            format!("function {} is not registered", run.function_id),
-        );
+        return Err(ReportError {
+            status: StatusCode::NOT_FOUND,
+            code: "FUNCTION_NOT_FOUND",
+            message: format!("function {} is not registered", run.function_id),
+        });
+    };
+    let internal = |message: String| ReportError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "INTERNAL",
+        message,
     };
     let fingerprint = def
         .fingerprint
@@ -391,25 +443,17 @@ pub(in crate::api) async fn update(
         .and_then(|f| u64::from_str_radix(f, 16).ok())
         .unwrap_or(0);
     // Only a yield needs the run's trigger event (a wait matches against it).
-    let event = match status {
-        InvocationStatus::Yielded => match store.event(&run.event_id).await {
+    let event = match response.status {
+        InvocationStatus::Yielded => match state.engine.store().event(&run.event_id).await {
             Ok(Some(event)) => Some(event),
-            Ok(None) => {
-                return rest_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    "the run's event is missing",
-                );
-            }
-            Err(e) => {
-                return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string());
-            }
+            Ok(None) => return Err(internal("the run's event is missing".to_owned())),
+            Err(e) => return Err(internal(e.to_string())),
         },
         _ => None,
     };
-    let outcome = scheduler.outcome(&def, &run, event.as_ref(), &response);
+    let outcome = scheduler.outcome(&def, run, event.as_ref(), &response);
     scheduler
-        .finish(&job_id, run.attempt, fingerprint, response, outcome)
+        .finish(job_id, run.attempt, fingerprint, response, outcome)
         .await;
-    ok()
+    Ok(())
 }

@@ -4,8 +4,10 @@
 //! [`jobs`]. Bodies are snake_case.
 
 mod jobs;
+mod stream;
 
 pub(super) use jobs::{ack, poll, update};
+pub(super) use stream::connect;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

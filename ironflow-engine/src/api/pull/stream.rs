@@ -1,0 +1,925 @@
+//! The streaming worker, engine side (`shared/spec/wire-protocol.md` §4,
+//! `shared/spec/connect-rpc.md` §1.5, §4): `POST
+//! /ironflow.v1.WorkerService/Connect`, a bidirectional Connect stream in
+//! binary protobuf over HTTP/2 (h2c on `http://`).
+//!
+//! A connection is a session: the worker registers, then the engine leases
+//! it jobs (as a long poll would, up to its free slots) and pushes them;
+//! each job's messages go, in order, to a task of its own, so the jobs of
+//! one stream commit concurrently (and share group commits). A job's task
+//! takes every message already received before it writes, so a last step
+//! and the job's end commit together. Each journaled step is answered with
+//! a `step_ack` once durable: an SDK that waits for it runs strict. A
+//! message whose fence does not hold is not applied; the job is cancelled
+//! on the worker. When the stream ends, the leases of its unfinished jobs
+//! end too, so other workers take them at once.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use ironflow::protocol::stream::engine_message::Payload as Out;
+use ironflow::protocol::stream::envelope::{self, Envelope, Reader};
+use ironflow::protocol::stream::step_yielded::YieldInfo as ProtoYield;
+use ironflow::protocol::stream::worker_message::Payload as In;
+use ironflow::protocol::stream::{self as proto, EngineMessage, WorkerMessage};
+use ironflow::protocol::{
+    ErrorInfo, EventFilter, InvocationResponse, InvocationStatus, JournalStatus, StepError,
+    StepResult, StepStatus, StepType, YieldInfo, format_timestamp, parse_timestamp, step_id,
+};
+use prost::Message;
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc};
+
+use super::WorkerInfo;
+use super::jobs::{lease_jobs, report};
+use crate::api::{ApiState, Caller};
+use crate::now_ms;
+use crate::store::{Fence, Leased, Store};
+
+/// The codec this endpoint speaks.
+const CONTENT_TYPE: &str = "application/connect+proto";
+
+/// Engine messages queued for a worker that reads slowly.
+const OUTBOUND: usize = 256;
+
+/// How long a job fetch waits before the session looks again at whether
+/// the stream is still open.
+const FETCH_WAIT: Duration = Duration::from_secs(1);
+
+pub(in crate::api) async fn connect(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type != CONTENT_TYPE {
+        return connect_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unimplemented",
+            format!("the worker stream speaks {CONTENT_TYPE}, not {content_type:?}"),
+        );
+    }
+    let gzip = match headers
+        .get("connect-content-encoding")
+        .and_then(|v| v.to_str().ok())
+    {
+        None | Some("identity") => false,
+        Some("gzip") => true,
+        Some(other) => {
+            return connect_error(
+                StatusCode::NOT_IMPLEMENTED,
+                "unimplemented",
+                format!("unsupported Connect-Content-Encoding {other:?}: gzip or identity"),
+            );
+        }
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND);
+    let max = state.max_body_bytes;
+    tokio::spawn(serve(state, caller.env, body, Codec { gzip, max }, tx));
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        Body::from_stream(frames),
+    )
+        .into_response()
+}
+
+/// A Connect error before the stream starts (`{code, message}`).
+fn connect_error(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "code": code, "message": message })),
+    )
+        .into_response()
+}
+
+/// How the worker's envelopes are encoded.
+#[derive(Debug, Clone, Copy)]
+struct Codec {
+    gzip: bool,
+    max: usize,
+}
+
+impl Codec {
+    fn decode(self, envelope: Envelope) -> Result<WorkerMessage, String> {
+        let payload = match (envelope.compressed(), self.gzip) {
+            (false, _) => envelope.payload,
+            (true, false) => {
+                return Err("a compressed message without Connect-Content-Encoding".to_owned());
+            }
+            (true, true) => {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(envelope.payload.as_slice())
+                    .take(self.max as u64 + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| format!("a message does not gunzip: {e}"))?;
+                if out.len() > self.max {
+                    return Err(format!(
+                        "a message is over the limit of {} bytes once unzipped",
+                        self.max
+                    ));
+                }
+                out
+            }
+        };
+        WorkerMessage::decode(payload.as_slice())
+            .map_err(|e| format!("a message is not a WorkerMessage: {e}"))
+    }
+}
+
+/// Reads the worker's messages until the stream ends, then ends the
+/// session: the leases of unfinished jobs end, the end-of-stream envelope
+/// goes out (with the error that ended it, if one did).
+async fn serve(
+    state: Arc<ApiState>,
+    env: String,
+    body: Body,
+    codec: Codec,
+    out: mpsc::Sender<Bytes>,
+) {
+    let mut incoming = Incoming {
+        body: body.into_data_stream(),
+        reader: Reader::new(codec.max),
+        codec,
+    };
+    let register = match incoming.next().await {
+        Ok(Some(WorkerMessage {
+            payload: Some(In::Register(register)),
+        })) if !register.worker_id.is_empty() => register,
+        Ok(Some(_)) => {
+            return end(
+                &out,
+                Some("invalid_argument"),
+                "the first message must be `register` with a worker_id",
+            )
+            .await;
+        }
+        Ok(None) => return end(&out, None, "").await,
+        Err(e) => return end(&out, Some("invalid_argument"), &e).await,
+    };
+    let session = Session::register(state, env, register, out.clone()).await;
+    let dispatcher = tokio::spawn(session.clone().dispatch());
+    let ended = loop {
+        match incoming.next().await {
+            Ok(Some(message)) => session.receive(message),
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    session.closed.store(true, Ordering::SeqCst);
+    session.freed.notify_one();
+    let _ = dispatcher.await;
+    session.release_all().await;
+    match ended {
+        None => end(&out, None, "").await,
+        Some(e) => end(&out, Some("invalid_argument"), &e).await,
+    }
+}
+
+async fn end(out: &mpsc::Sender<Bytes>, code: Option<&str>, message: &str) {
+    let frame = envelope::end_stream(code.map(|c| (c, message)));
+    let _ = out.send(Bytes::from(frame)).await;
+}
+
+/// The request body as worker messages.
+struct Incoming {
+    body: axum::body::BodyDataStream,
+    reader: Reader,
+    codec: Codec,
+}
+
+impl Incoming {
+    /// The next message; `None` when the worker closed its half.
+    async fn next(&mut self) -> Result<Option<WorkerMessage>, String> {
+        loop {
+            match self.reader.next_envelope() {
+                Ok(Some(envelope)) if envelope.end_stream() => return Ok(None),
+                Ok(Some(envelope)) => return self.codec.decode(envelope).map(Some),
+                Ok(None) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.reader.push(&chunk),
+                // A reset stream is the worker going away.
+                Some(Err(_)) | None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// One worker's stream.
+struct Session {
+    state: Arc<ApiState>,
+    env: String,
+    worker_id: String,
+    function_ids: Vec<String>,
+    max_jobs: usize,
+    out: mpsc::Sender<Bytes>,
+    jobs: Mutex<HashMap<String, Job>>,
+    /// A job ended (a slot is free) or the stream closed.
+    freed: Notify,
+    closed: AtomicBool,
+}
+
+/// A job pushed to the worker and not ended yet.
+struct Job {
+    execution_seq: i64,
+    lease_token: String,
+    tx: mpsc::UnboundedSender<In>,
+}
+
+impl Session {
+    async fn register(
+        state: Arc<ApiState>,
+        env: String,
+        register: proto::WorkerRegister,
+        out: mpsc::Sender<Bytes>,
+    ) -> Arc<Session> {
+        let max_jobs = match register.max_concurrent_jobs {
+            n if n > 0 => n as usize,
+            _ => 10,
+        };
+        let info = WorkerInfo {
+            function_ids: register.function_ids.clone(),
+            max_concurrent_jobs: max_jobs as u32,
+            labels: register.labels.clone(),
+            hostname: register.hostname.clone(),
+            version: register.version.as_ref().map_or(Value::Null, |v| {
+                serde_json::json!({ "sdk": v.sdk, "runtime": v.runtime, "transport": "stream" })
+            }),
+            last_seen_ms: now_ms(),
+            active_jobs: 0,
+        };
+        state
+            .workers
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(register.worker_id.clone(), info);
+        tracing::info!(
+            worker_id = register.worker_id,
+            "streaming worker registered"
+        );
+        // A third of the lease: two heartbeats may go missing before it ends.
+        let heartbeat_ms = (state.lease.as_millis() / 3).clamp(1_000, 30_000) as i32;
+        let session = Arc::new(Session {
+            state,
+            env,
+            worker_id: register.worker_id.clone(),
+            function_ids: register.function_ids,
+            max_jobs,
+            out,
+            jobs: Mutex::new(HashMap::new()),
+            freed: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
+        session
+            .send(Out::Registered(proto::WorkerRegistered {
+                worker_id: register.worker_id,
+                heartbeat_interval_ms: heartbeat_ms,
+            }))
+            .await;
+        session
+    }
+
+    fn jobs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Job>> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn send(&self, payload: Out) {
+        let frame = envelope::message(&EngineMessage {
+            payload: Some(payload),
+        });
+        // A worker gone away is noticed by the reader.
+        let _ = self.out.send(Bytes::from(frame)).await;
+    }
+
+    /// Leases jobs while the worker has free slots and pushes them.
+    async fn dispatch(self: Arc<Session>) {
+        while !self.closed.load(Ordering::SeqCst) {
+            let free = self.max_jobs.saturating_sub(self.jobs().len());
+            if free == 0 {
+                let _ = tokio::time::timeout(FETCH_WAIT, self.freed.notified()).await;
+                continue;
+            }
+            let leased = lease_jobs(
+                &self.state,
+                &self.env,
+                &self.worker_id,
+                &self.function_ids,
+                free,
+                FETCH_WAIT,
+            )
+            .await;
+            match leased {
+                Ok(leased) => {
+                    for leased in leased {
+                        self.start(leased).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(worker_id = self.worker_id, error = %e, "leasing jobs for a streaming worker failed");
+                    tokio::time::sleep(FETCH_WAIT).await;
+                }
+            }
+        }
+    }
+
+    /// Pushes a leased run to the worker, with a task for its messages.
+    async fn start(self: &Arc<Session>, leased: Leased) {
+        let job_id = leased.claimed.run.id.clone();
+        if self.closed.load(Ordering::SeqCst) {
+            self.release(vec![job_id]).await;
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.jobs().insert(
+            job_id.clone(),
+            Job {
+                execution_seq: leased.execution_seq,
+                lease_token: leased.lease_token.clone(),
+                tx,
+            },
+        );
+        let lease_expires_ms = now_ms() + self.state.lease.as_millis() as i64;
+        let assignment = assignment(&leased, lease_expires_ms);
+        let run = JobRun {
+            session: self.clone(),
+            job_id,
+            attempt: leased.claimed.run.attempt,
+            fence: (leased.execution_seq, leased.lease_token),
+        };
+        tokio::spawn(run.serve(rx));
+        self.send(Out::Job(Box::new(assignment))).await;
+    }
+
+    /// Routes one message from the worker.
+    fn receive(self: &Arc<Session>, message: WorkerMessage) {
+        let Some(payload) = message.payload else {
+            return;
+        };
+        match payload {
+            In::Register(_) => {
+                tracing::debug!(worker_id = self.worker_id, "a second `register` is ignored");
+            }
+            In::Heartbeat(heartbeat) => {
+                tokio::spawn(self.clone().heartbeat(heartbeat));
+            }
+            In::JobAck(ack) => {
+                tokio::spawn(self.clone().ack(ack));
+            }
+            In::JobNack(nack) => {
+                let held = self.holds(&nack.job_id, nack.execution_seq, &nack.lease_token);
+                if held && self.jobs().remove(&nack.job_id).is_some() {
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        // No attempt is spent: the run is leased again.
+                        me.release(vec![nack.job_id]).await;
+                        me.freed.notify_one();
+                    });
+                }
+            }
+            other => {
+                let Some((job_id, seq, token)) = fence_of(&other) else {
+                    return;
+                };
+                let jobs = self.jobs();
+                match jobs.get(job_id) {
+                    Some(job) if job.execution_seq == seq && job.lease_token == token => {
+                        let _ = job.tx.send(other);
+                    }
+                    _ => tracing::debug!(
+                        worker_id = self.worker_id,
+                        job_id,
+                        "a message of a job this stream does not hold is dropped"
+                    ),
+                }
+            }
+        }
+    }
+
+    fn holds(&self, job_id: &str, seq: i64, token: &str) -> bool {
+        self.jobs()
+            .get(job_id)
+            .is_some_and(|job| job.execution_seq == seq && job.lease_token == token)
+    }
+
+    /// A stale ack: the worker must not run the job.
+    async fn ack(self: Arc<Session>, ack: proto::JobAck) {
+        let fence = Some((ack.execution_seq, ack.lease_token.clone()));
+        let held = self.holds(&ack.job_id, ack.execution_seq, &ack.lease_token)
+            && matches!(
+                self.state
+                    .engine
+                    .store()
+                    .fence(&ack.job_id, &self.worker_id, fence)
+                    .await,
+                Ok(Fence::Held)
+            );
+        if !held {
+            self.cancel(&ack.job_id, "the job was re-leased or has ended")
+                .await;
+        }
+    }
+
+    async fn heartbeat(self: Arc<Session>, heartbeat: proto::WorkerHeartbeat) {
+        self.state
+            .workers
+            .touch(&self.worker_id, Some(heartbeat.active_jobs.max(0) as u32));
+        let store = self.state.engine.store();
+        let mut renew = Vec::new();
+        let mut segments = Vec::with_capacity(heartbeat.jobs.len());
+        for job in heartbeat.jobs {
+            let run_id = if job.run_id.is_empty() {
+                job.job_id.clone()
+            } else {
+                job.run_id.clone()
+            };
+            let fence = Some((job.execution_seq, job.lease_token.clone()));
+            let state = match store.fence(&run_id, &self.worker_id, fence).await {
+                Ok(Fence::Held) => {
+                    renew.push(run_id.clone());
+                    proto::LEASE_REFRESHED
+                }
+                Ok(Fence::Stale) => proto::LEASE_STALE,
+                Ok(Fence::Unknown) => proto::LEASE_UNKNOWN,
+                Err(e) => {
+                    tracing::warn!(run_id, error = %e, "reading a lease failed");
+                    continue;
+                }
+            };
+            segments.push(proto::SegmentLeaseStatus {
+                run_id,
+                execution_seq: job.execution_seq,
+                state,
+            });
+        }
+        let until = now_ms() + self.state.lease.as_millis() as i64;
+        if let Err(e) = store.renew(renew, &self.worker_id, until).await {
+            tracing::warn!(worker_id = self.worker_id, error = %e, "extending leases failed");
+            return;
+        }
+        self.send(Out::LeaseRefresh(proto::LeaseRefreshResult { segments }))
+            .await;
+    }
+
+    async fn cancel(&self, job_id: &str, reason: &str) {
+        let ended = self.jobs().remove(job_id).is_some();
+        self.send(Out::Cancel(proto::CancelJob {
+            job_id: job_id.to_owned(),
+            reason: reason.to_owned(),
+        }))
+        .await;
+        if ended {
+            self.freed.notify_one();
+        }
+    }
+
+    /// Ends the leases of `run_ids` now, so the runs go to a worker again.
+    async fn release(&self, run_ids: Vec<String>) {
+        if let Err(e) = self
+            .state
+            .engine
+            .store()
+            .renew(run_ids, &self.worker_id, 0)
+            .await
+        {
+            tracing::warn!(worker_id = self.worker_id, error = %e, "cannot end the leases of a streaming worker; they expire instead");
+        }
+        self.state.engine.scheduler().wake();
+    }
+
+    async fn release_all(&self) {
+        let unfinished: Vec<String> = self.jobs().drain().map(|(id, _)| id).collect();
+        if !unfinished.is_empty() {
+            self.release(unfinished).await;
+        }
+    }
+}
+
+/// The job and fence a job message names.
+fn fence_of(payload: &In) -> Option<(&str, i64, &str)> {
+    Some(match payload {
+        In::StepStarted(m) => (&m.job_id, m.execution_seq, &m.lease_token),
+        In::StepCompleted(m) => (&m.job_id, m.execution_seq, &m.lease_token),
+        In::StepFailed(m) => (&m.job_id, m.execution_seq, &m.lease_token),
+        In::StepYielded(m) => (&m.job_id, m.execution_seq, &m.lease_token),
+        In::JobCompleted(m) => (&m.job_id, m.execution_seq, &m.lease_token),
+        In::JobFailed(m) => (&m.job_id, m.execution_seq, &m.lease_token),
+        In::Register(_) | In::Heartbeat(_) | In::JobAck(_) | In::JobNack(_) => return None,
+    })
+}
+
+/// One job's messages, applied in order.
+struct JobRun {
+    session: Arc<Session>,
+    job_id: String,
+    attempt: u32,
+    fence: (i64, String),
+}
+
+impl JobRun {
+    async fn serve(self, mut rx: mpsc::UnboundedReceiver<In>) {
+        let mut names: HashMap<String, String> = HashMap::new();
+        while let Some(first) = rx.recv().await {
+            // Everything already received is written at once.
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let mut steps = Vec::new();
+            let mut end = None;
+            for message in batch {
+                match message {
+                    In::StepStarted(m) => {
+                        names.insert(m.step_id, m.name);
+                    }
+                    In::StepCompleted(m) => {
+                        let name = names.remove(&m.step_id);
+                        steps.push(completed_step(m, name));
+                    }
+                    In::StepFailed(m) => {
+                        let name = names.remove(&m.step_id);
+                        steps.push(failed_step(m, name));
+                    }
+                    ended => {
+                        end = Some(ended);
+                        break;
+                    }
+                }
+            }
+            match end {
+                None if steps.is_empty() => {}
+                None => {
+                    if !self.progress(steps).await {
+                        return;
+                    }
+                }
+                Some(ended) => {
+                    self.finish(steps, ended).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Journals steps of a running job and acknowledges each; `false` when
+    /// the job no longer holds its lease (it is cancelled on the worker).
+    async fn progress(&self, steps: Vec<StepResult>) -> bool {
+        let session = &self.session;
+        let store = session.state.engine.store();
+        let fence = Some(self.fence.clone());
+        let held = store.fence(&self.job_id, &session.worker_id, fence).await;
+        if !matches!(held, Ok(Fence::Held)) {
+            self.refuse(&steps, "the job was re-leased or has ended")
+                .await;
+            return false;
+        }
+        let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
+        let until = now_ms() + session.state.lease.as_millis() as i64;
+        let saved = store
+            .record_progress(&self.job_id, self.attempt, steps, &session.worker_id, until)
+            .await;
+        let error = saved.err().map(|e| e.to_string());
+        for step_id in ids {
+            session
+                .send(Out::StepAck(proto::StepAck {
+                    step_id,
+                    accepted: error.is_none(),
+                    error: error.clone().unwrap_or_default(),
+                }))
+                .await;
+        }
+        true
+    }
+
+    /// Applies the job's end with the steps received before it.
+    async fn finish(&self, steps: Vec<StepResult>, ended: In) {
+        let session = &self.session;
+        let response = match ended {
+            In::JobCompleted(m) => InvocationResponse {
+                status: InvocationStatus::Completed,
+                steps,
+                result: Some(proto::output_of(m.output.as_ref(), m.output_value.as_ref())),
+                yield_info: None,
+                error: None,
+            },
+            In::JobFailed(m) => {
+                let mut steps = steps;
+                steps.extend(m.steps.into_iter().map(executed_step));
+                InvocationResponse {
+                    status: InvocationStatus::Failed,
+                    steps,
+                    result: None,
+                    yield_info: None,
+                    error: Some(error_info(m.error.unwrap_or_default())),
+                }
+            }
+            In::StepYielded(m) => match yield_info(m.step_id, m.yield_info) {
+                Ok(info) => InvocationResponse {
+                    status: InvocationStatus::Yielded,
+                    steps,
+                    result: None,
+                    yield_info: Some(info),
+                    error: None,
+                },
+                Err(message) => InvocationResponse {
+                    status: InvocationStatus::Failed,
+                    steps,
+                    result: None,
+                    yield_info: None,
+                    error: Some(ErrorInfo {
+                        message,
+                        code: Some("VALIDATION_ERROR".to_owned()),
+                        step_id: None,
+                        retryable: false,
+                        stack: None,
+                        retry_after_ms: None,
+                    }),
+                },
+            },
+            _ => return,
+        };
+        let ids: Vec<String> = response.steps.iter().map(|s| s.id.clone()).collect();
+        let store = session.state.engine.store();
+        let fence = Some(self.fence.clone());
+        let applied = match store
+            .fenced_run(&self.job_id, &session.worker_id, fence)
+            .await
+        {
+            Ok((Fence::Held, Some(run))) => report(&session.state, &self.job_id, &run, response)
+                .await
+                .map_err(|e| e.message),
+            Ok(_) => Err("the job was re-leased or has ended".to_owned()),
+            Err(e) => Err(e.to_string()),
+        };
+        for step_id in ids {
+            session
+                .send(Out::StepAck(proto::StepAck {
+                    step_id,
+                    accepted: applied.is_ok(),
+                    error: applied.clone().err().unwrap_or_default(),
+                }))
+                .await;
+        }
+        if let Err(e) = applied {
+            tracing::warn!(
+                job_id = self.job_id,
+                error = e,
+                "a streaming worker's report was not applied"
+            );
+        }
+        if session.jobs().remove(&self.job_id).is_some() {
+            session.freed.notify_one();
+        }
+    }
+
+    async fn refuse(&self, steps: &[StepResult], reason: &str) {
+        for step in steps {
+            self.session
+                .send(Out::StepAck(proto::StepAck {
+                    step_id: step.id.clone(),
+                    accepted: false,
+                    error: reason.to_owned(),
+                }))
+                .await;
+        }
+        self.session.cancel(&self.job_id, reason).await;
+    }
+}
+
+// ---- conversions ----
+
+/// The assignment of a leased run (`JobAssignment`): the event always with
+/// its timestamp (official SDKs need it), every journaled step.
+fn assignment(leased: &Leased, lease_expires_ms: i64) -> proto::JobAssignment {
+    let run = &leased.claimed.run;
+    let event = &leased.claimed.event;
+    let timestamp = parse_timestamp(&event.timestamp).unwrap_or_else(SystemTime::now);
+    let completed_steps = leased
+        .claimed
+        .journal
+        .iter()
+        .map(|row| proto::CompletedStep {
+            step_id: row.id.clone(),
+            name: row.name.clone(),
+            output: proto::struct_from_value(&row.output),
+            output_value: Some(proto::from_value(&row.output)),
+            status: match row.status {
+                JournalStatus::Completed => String::new(),
+                JournalStatus::Failed => "failed".to_owned(),
+                JournalStatus::TimedOut => "timed_out".to_owned(),
+            },
+            error_json: row
+                .error
+                .as_ref()
+                .map(|e| match e {
+                    Value::String(s) => s.clone().into_bytes(),
+                    other => other.to_string().into_bytes(),
+                })
+                .unwrap_or_default(),
+            output_json: row.output.to_string().into_bytes(),
+        })
+        .collect();
+    proto::JobAssignment {
+        job_id: run.id.clone(),
+        run_id: run.id.clone(),
+        function_id: run.function_id.clone(),
+        event: Some(proto::Event {
+            id: event.id.clone(),
+            name: event.name.clone(),
+            data: proto::struct_from_value(&event.data),
+            idempotency_key: event.idempotency_key.clone().unwrap_or_default(),
+            source: event.source.clone().unwrap_or_default(),
+            timestamp: Some(proto::Timestamp::from_system_time(timestamp)),
+            metadata: event.metadata.as_ref().and_then(proto::struct_from_value),
+            version: event.version.unwrap_or(1) as i32,
+            data_value: Some(proto::from_value(&event.data)),
+            ..Default::default()
+        }),
+        completed_steps,
+        actor_id: String::new(),
+        attempt: run.attempt as i32,
+        context: Some(proto::JobContext {
+            trace_id: run.id.clone(),
+            ..Default::default()
+        }),
+        execution_seq: leased.execution_seq,
+        lease_token: leased.lease_token.clone(),
+        lease_expires_at: Some(proto::Timestamp::from_millis(lease_expires_ms)),
+        max_attempts: run.max_attempts as i32,
+        on_exhausted: "fail".to_owned(),
+    }
+}
+
+/// Start and end of a step that ended now after `duration_ms`.
+fn span(duration_ms: i32) -> (String, String, u64) {
+    let duration = duration_ms.max(0) as u64;
+    let end = SystemTime::now();
+    let start = end - Duration::from_millis(duration);
+    (format_timestamp(start), format_timestamp(end), duration)
+}
+
+fn completed_step(m: proto::StepCompleted, name: Option<String>) -> StepResult {
+    let (started_at, ended_at, duration_ms) = span(m.duration_ms);
+    StepResult {
+        name: name.unwrap_or_else(|| step_id::name_of(&m.step_id)),
+        id: m.step_id,
+        kind: StepType::Invoke,
+        status: StepStatus::Completed,
+        output: Some(proto::output_of(m.output.as_ref(), m.output_value.as_ref())),
+        error: None,
+        started_at,
+        ended_at,
+        duration_ms,
+        compensation_for: None,
+    }
+}
+
+fn failed_step(m: proto::StepFailed, name: Option<String>) -> StepResult {
+    let (started_at, ended_at, duration_ms) = span(m.duration_ms);
+    let error = m.error.unwrap_or_default();
+    StepResult {
+        name: name.unwrap_or_else(|| step_id::name_of(&m.step_id)),
+        id: m.step_id,
+        kind: StepType::Invoke,
+        status: StepStatus::Failed,
+        output: None,
+        error: Some(StepError {
+            message: error.message,
+            retryable: error.retryable,
+            stack: non_empty(error.stack),
+        }),
+        started_at,
+        ended_at,
+        duration_ms,
+        compensation_for: None,
+    }
+}
+
+/// A step reported with a failed job (compensations, §4.4).
+fn executed_step(m: proto::ExecutedStep) -> StepResult {
+    let (started_at, ended_at, duration_ms) = span(m.duration_ms);
+    let failed = m.status == "failed";
+    StepResult {
+        kind: match m.r#type.as_str() {
+            "compensate" => StepType::Compensate,
+            "sleep" => StepType::Sleep,
+            "wait_for_event" => StepType::WaitForEvent,
+            _ => StepType::Invoke,
+        },
+        status: if failed {
+            StepStatus::Failed
+        } else {
+            StepStatus::Completed
+        },
+        output: (!failed).then(|| proto::output_of(m.output.as_ref(), m.output_value.as_ref())),
+        error: m.error.map(|e| StepError {
+            message: e.message,
+            retryable: e.retryable,
+            stack: non_empty(e.stack),
+        }),
+        name: if m.name.is_empty() {
+            step_id::name_of(&m.id)
+        } else {
+            m.name
+        },
+        id: m.id,
+        started_at,
+        ended_at,
+        duration_ms,
+        compensation_for: non_empty(m.compensation_for),
+    }
+}
+
+fn error_info(e: proto::Error) -> ErrorInfo {
+    ErrorInfo {
+        message: e.message,
+        code: non_empty(e.code),
+        step_id: None,
+        retryable: e.retryable,
+        stack: non_empty(e.stack),
+        retry_after_ms: (e.retry_after_ms > 0).then_some(e.retry_after_ms as u64),
+    }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// JSON carried as bytes (`payload_json`, `input_json`); empty = none.
+fn json_bytes(bytes: &[u8], what: &str) -> Result<Option<Value>, String> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes)
+        .map(Some)
+        .map_err(|e| format!("`{what}` is not JSON: {e}"))
+}
+
+/// A stream yield as the REST protocol's (§1.5): a wait's absolute
+/// deadline becomes the time left.
+fn yield_info(step_id: String, info: Option<ProtoYield>) -> Result<YieldInfo, String> {
+    Ok(match info {
+        Some(ProtoYield::Sleep(sleep)) => YieldInfo::Sleep {
+            step_id,
+            until: format_timestamp(
+                sleep
+                    .until
+                    .map_or_else(SystemTime::now, proto::Timestamp::to_system_time),
+            ),
+        },
+        Some(ProtoYield::WaitEvent(wait)) => {
+            let timeout = match wait.timeout {
+                None => "7d".to_owned(),
+                Some(deadline) => {
+                    let left = deadline
+                        .to_system_time()
+                        .duration_since(SystemTime::now())
+                        .unwrap_or_default();
+                    format!("{}ms", left.as_millis())
+                }
+            };
+            YieldInfo::WaitForEvent {
+                step_id,
+                event_filter: EventFilter {
+                    event: wait.event_name,
+                    timeout,
+                    match_path: non_empty(wait.match_expression),
+                    match_value: non_empty(wait.match_value),
+                    payload: json_bytes(&wait.payload_json, "payload_json")?,
+                },
+            }
+        }
+        Some(ProtoYield::InvokeFunction(invoke)) => YieldInfo::InvokeFunction {
+            step_id,
+            function_id: invoke.function_id,
+            input: json_bytes(&invoke.input_json, "input_json")?,
+            invoke_timeout_ms: match invoke.invoke_timeout_ms {
+                ms if ms > 0 => ms as u64,
+                _ => 30_000,
+            },
+        },
+        Some(ProtoYield::InvokeFunctionAsync(invoke)) => YieldInfo::InvokeFunctionAsync {
+            step_id,
+            function_id: invoke.function_id,
+            input: json_bytes(&invoke.input_json, "input_json")?,
+        },
+        None => return Err("a `step_yielded` without its yield".to_owned()),
+    })
+}

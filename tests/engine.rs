@@ -1311,35 +1311,75 @@ mod worker {
 
     use super::*;
 
+    use ironflow::WorkerTransport;
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_sdk_worker_runs_steps_sleep_wait_and_invoke_against_the_engine() {
-        let engine = engine("worker", Registry::new()).await;
-        let base = serve_on_loopback(ironflow_engine::api::router(engine.clone(), 4 << 20)).await;
+        runs_everything("worker", WorkerTransport::Polling).await;
+    }
 
-        let worker = ironflow::Worker::new(Registry::new().register(everything).register(square))
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_streaming_sdk_worker_runs_steps_sleep_wait_and_invoke_against_the_engine() {
+        runs_everything("worker-stream", WorkerTransport::Streaming).await;
+    }
+
+    /// A worker of `registry` on `transport`, connected to a new engine
+    /// served on loopback; resolves once its functions are registered.
+    async fn connected(
+        test: &str,
+        registry: Registry,
+        transport: WorkerTransport,
+    ) -> (
+        Engine,
+        String,
+        ironflow::worker::WorkerHandle,
+        tokio::task::JoinHandle<ironflow::Result<()>>,
+    ) {
+        let engine = engine(test, Registry::new()).await;
+        let base = serve_on_loopback(ironflow_engine::api::router(engine.clone(), 4 << 20)).await;
+        let ids: Vec<String> = registry.iter().map(|f| f.id().to_owned()).collect();
+        let worker = ironflow::Worker::new(registry)
             .server_url(&base)
+            .transport(transport)
             .heartbeat_interval(Duration::from_millis(200))
             .poll_wait(Duration::from_secs(1))
             .checkpoint_interval(Duration::from_millis(20));
         let handle = worker.handle();
         let running = tokio::spawn(worker.run());
-
-        // The worker registers its functions with the engine first.
+        let client = ironflow::Client::builder()
+            .server_url(&base)
+            .api_key("")
+            .build()
+            .unwrap();
         let deadline = tokio::time::Instant::now() + WAIT;
-        let run_id = loop {
-            let emitted = engine
-                .emit("everything.started", json!({ "key": "w-1" }))
-                .await
-                .unwrap();
-            if let Some(run) = emitted.run_ids.first() {
-                break run.clone();
+        loop {
+            let workers = client.list_workers().await.unwrap();
+            let serves = |id: &String| {
+                workers
+                    .iter()
+                    .any(|w| w["function_ids"].as_array().unwrap().contains(&json!(id)))
+            };
+            if ids.iter().all(serves) {
+                break;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the worker never registered its functions"
+                "the worker never connected: {workers:?}"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (engine, base, handle, running)
+    }
+
+    async fn runs_everything(test: &str, transport: WorkerTransport) {
+        let registry = Registry::new().register(everything).register(square);
+        let (engine, base, handle, running) = connected(test, registry, transport).await;
+        let run_id = engine
+            .emit("everything.started", json!({ "key": "w-1" }))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
         until_waiting_for_event(&engine, &run_id).await;
         engine
             .emit("everything.approved", json!({ "key": "w-1", "by": "dave" }))
@@ -1355,6 +1395,16 @@ mod worker {
             run.fingerprint.as_deref(),
             Some(format!("{:016x}", everything().fingerprint()).as_str())
         );
+        let names: Vec<String> = engine
+            .steps(&run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        for step in ["first", "short-nap", "approval", "square", "left", "right"] {
+            assert!(names.iter().any(|n| n == step), "{step} missing: {names:?}");
+        }
         // The client lists the connected worker and its functions.
         let client = ironflow::Client::builder()
             .server_url(&base)
@@ -1369,10 +1419,97 @@ mod worker {
         handle.drain().await;
         running.await.unwrap().unwrap();
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_streamed_terminal_failure_is_recorded_with_its_compensations_in_reverse() {
+        let (engine, _base, handle, running) = connected(
+            "worker-stream-saga",
+            Registry::new().register(saga),
+            WorkerTransport::Streaming,
+        )
+        .await;
+        let run_id = engine
+            .emit("saga.started", json!({}))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+        assert_eq!(run.attempt, 1, "terminal errors are not retried");
+        let steps: Vec<_> = engine
+            .steps(&run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.kind, s.status))
+            .collect();
+        let expect = |n: &str, k: &str, s: &str| (n.to_string(), k.to_string(), s.to_string());
+        assert_eq!(
+            steps,
+            [
+                expect("reserve", "run", "completed"),
+                expect("charge", "run", "completed"),
+                expect("ship", "run", "failed"),
+                expect("compensate:charge", "compensate", "completed"),
+                expect("compensate:reserve", "compensate", "completed"),
+            ]
+        );
+        handle.drain().await;
+        running.await.unwrap().unwrap();
+    }
+
+    /// The engine the `journaled` function looks into.
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+
+    /// Each step body reports how many steps of its run the engine had
+    /// journaled when it started.
+    #[ironflow::function(id = "journaled", trigger = "journaled.started")]
+    async fn journaled(ctx: Ctx) -> ironflow::Result<Vec<usize>> {
+        let mut seen = Vec::new();
+        for i in 0..3 {
+            let run_id = ctx.run_id().to_owned();
+            let before = ctx
+                .run(format!("step-{i}"), move || async move {
+                    let engine = ENGINE.get().expect("the test set the engine");
+                    Ok(engine.steps(&run_id).await.expect("steps").len())
+                })
+                .await?;
+            seen.push(before);
+        }
+        Ok(seen)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_strict_streamed_job_journals_each_step_before_the_next_starts() {
+        let (engine, _base, handle, running) = connected(
+            "worker-stream-strict",
+            Registry::new().register(journaled),
+            WorkerTransport::Streaming,
+        )
+        .await;
+        ENGINE.set(engine.clone()).ok();
+        let run_id = engine
+            .emit("journaled.started", json!({}))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        // Strict: step i starts once the i steps before it are durable.
+        assert_eq!(run.output, Some(json!([0, 1, 2])));
+        assert_eq!(engine.steps(&run_id).await.unwrap().len(), 3);
+        handle.drain().await;
+        running.await.unwrap().unwrap();
+    }
 }
 
 #[path = "engine/projections.rs"]
 mod projections;
+
+#[path = "engine/stream.rs"]
+mod stream;
 
 mod recorded {
     //! The official Python worker's recorded traffic (`shared/spec/fixtures/pull/`)

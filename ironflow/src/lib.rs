@@ -67,7 +67,7 @@ pub use function::{Function, IntoFunction, Registry, registry};
 pub use projection::{Projection, ProjectionEvent};
 pub use step::{Ctx, WaitForEvent};
 pub use subscribe::{Subscriber, Subscription};
-pub use worker::Worker;
+pub use worker::{Worker, WorkerTransport};
 
 #[doc = include_str!("../docs/function.md")]
 pub use ironflow_macros::function;

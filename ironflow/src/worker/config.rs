@@ -22,6 +22,21 @@ pub const DEFAULT_POLL_WAIT: Duration = Duration::from_secs(20);
 /// Default debounce of progress checkpoints.
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How a [`crate::Worker`] gets its jobs and reports on them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkerTransport {
+    /// REST long polling (§3): one HTTP request per poll, ack, checkpoint
+    /// and report. Every engine of the platform serves it.
+    #[default]
+    Polling,
+    /// One bidirectional stream (`WorkerService/Connect`, §4: binary
+    /// protobuf over HTTP/2): jobs are pushed, acks, step results and
+    /// reports are messages on it. Fewer round trips and no request per
+    /// step: lower latency, more runs per second.
+    Streaming,
+}
+
 /// Everything the worker's tasks read; fixed once `run` starts.
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -34,6 +49,7 @@ pub(crate) struct Config {
     pub(crate) reconnect_delay: Duration,
     pub(crate) poll_wait: Duration,
     pub(crate) checkpoint_interval: Duration,
+    pub(crate) transport: WorkerTransport,
     pub(crate) labels: BTreeMap<String, String>,
     pub(crate) hostname: String,
     pub(crate) clock: Option<Arc<dyn Clock>>,
@@ -53,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("reconnect_delay", &self.reconnect_delay)
             .field("poll_wait", &self.poll_wait)
             .field("checkpoint_interval", &self.checkpoint_interval)
+            .field("transport", &self.transport)
             .field("labels", &self.labels)
             .finish_non_exhaustive()
     }
@@ -73,6 +90,7 @@ impl Config {
             reconnect_delay: DEFAULT_RECONNECT_DELAY,
             poll_wait: DEFAULT_POLL_WAIT,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            transport: WorkerTransport::Polling,
             labels: BTreeMap::new(),
             hostname: env_var("HOSTNAME").unwrap_or_else(|| "unknown".to_owned()),
             clock: None,

@@ -12,12 +12,12 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
-use super::config::Config;
-use super::job;
+use super::config::{Config, WorkerTransport};
 use super::transport::{HttpError, Transport};
 use super::wire::{
     Heartbeat, HeartbeatJob, JobAssignment, RegisterFunction, RegisterWorker, VersionInfo,
 };
+use super::{job, stream};
 use crate::error::{Error, Result};
 use crate::function::Registry;
 use crate::protocol::format_timestamp;
@@ -76,7 +76,7 @@ impl Control {
         })
     }
 
-    fn phase(&self) -> Phase {
+    pub(super) fn phase(&self) -> Phase {
         *self.phase.borrow()
     }
 
@@ -118,7 +118,28 @@ impl Control {
         self.abort_all();
     }
 
-    fn abort_all(&self) {
+    /// Watches the phase and the active jobs.
+    pub(super) fn changes(&self) -> Changes {
+        Changes {
+            phase: self.phase.subscribe(),
+            jobs: self.jobs.subscribe(),
+        }
+    }
+
+    /// Aborts the job `job_id`, if it runs: no report is sent for it.
+    pub(super) fn abort(&self, job_id: &str) {
+        let handle = self.jobs.borrow().get(job_id).and_then(|j| j.abort.clone());
+        if let Some(handle) = handle {
+            handle.abort();
+        }
+    }
+
+    /// Whether the job `job_id` runs.
+    pub(super) fn runs(&self, job_id: &str) -> bool {
+        self.jobs.borrow().contains_key(job_id)
+    }
+
+    pub(super) fn abort_all(&self) {
         // Collected first: an aborted task's guard updates `jobs`.
         let handles: Vec<AbortHandle> = self
             .jobs
@@ -138,7 +159,7 @@ impl Control {
     }
 
     /// Resolves once no job task is left.
-    async fn no_jobs(&self) {
+    pub(super) async fn no_jobs(&self) {
         let mut jobs = self.jobs.subscribe();
         let _ = jobs.wait_for(BTreeMap::is_empty).await;
     }
@@ -147,7 +168,7 @@ impl Control {
         self.jobs.borrow().len()
     }
 
-    async fn stopping(&self) {
+    pub(super) async fn stopping(&self) {
         let mut phase = self.phase.subscribe();
         let _ = phase
             .wait_for(|p| matches!(p, Phase::Stopping | Phase::Stopped))
@@ -170,6 +191,28 @@ impl Control {
                 _ = phase.changed() => {}
                 _ = jobs.changed() => {}
             }
+        }
+    }
+}
+
+/// Changes of the phase or of the active jobs.
+pub(super) struct Changes {
+    phase: watch::Receiver<Phase>,
+    jobs: watch::Receiver<BTreeMap<String, ActiveJob>>,
+}
+
+impl Changes {
+    /// Marks the current state seen.
+    pub(super) fn seen(&mut self) {
+        self.phase.borrow_and_update();
+        self.jobs.borrow_and_update();
+    }
+
+    /// Resolves at the first change not yet seen.
+    pub(super) async fn changed(&mut self) {
+        tokio::select! {
+            _ = self.phase.changed() => {}
+            _ = self.jobs.changed() => {}
         }
     }
 }
@@ -203,7 +246,7 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    fn now(&self) -> SystemTime {
+    pub(super) fn now(&self) -> SystemTime {
         self.config
             .clock
             .as_ref()
@@ -212,7 +255,7 @@ impl Runtime {
 }
 
 /// Why a session ended.
-enum End {
+pub(super) enum End {
     /// Drained or stopped.
     Done,
     /// 401/403: the worker stops (§3.1).
@@ -224,7 +267,7 @@ enum End {
 }
 
 impl End {
-    fn from_http(e: HttpError) -> End {
+    pub(super) fn from_http(e: HttpError) -> End {
         if e.is_auth_failure() {
             End::Fatal(e.into_error())
         } else {
@@ -242,7 +285,11 @@ pub(crate) async fn run(rt: Arc<Runtime>) -> Result<()> {
     }
     tracing::info!(functions = rt.functions.len(), server_url = %rt.config.server_url, "worker starting");
     let result = loop {
-        let delay = match session(&rt).await {
+        let ended = match rt.config.transport {
+            WorkerTransport::Polling => session(&rt).await,
+            WorkerTransport::Streaming => stream::session(&rt).await,
+        };
+        let delay = match ended {
             End::Done => break Ok(()),
             End::Fatal(e) => {
                 tracing::error!(error = %e, "engine refused the worker's credentials; stopping");
@@ -307,7 +354,8 @@ async fn session(rt: &Arc<Runtime>) -> End {
     }
 }
 
-async fn register(rt: &Runtime) -> Result<(), End> {
+/// Registers every function with `RegisterFunction` (§3.1 step 1, §4.2).
+pub(super) async fn register_functions(rt: &Runtime) -> Result<(), End> {
     for function in rt.functions.iter() {
         let body = RegisterFunction::pull(&function);
         rt.transport
@@ -318,6 +366,11 @@ async fn register(rt: &Runtime) -> Result<(), End> {
                 fatal => fatal,
             })?;
     }
+    Ok(())
+}
+
+async fn register(rt: &Runtime) -> Result<(), End> {
+    register_functions(rt).await?;
     let body = RegisterWorker {
         worker_id: &rt.config.worker_id,
         hostname: &rt.config.hostname,
@@ -436,30 +489,6 @@ fn accept(rt: &Arc<Runtime>, raw: serde_json::Value) {
         tracing::info!(job_id = %job.job_id, "not starting a job polled while draining; its lease will expire");
         return;
     }
-    let started_at = format_timestamp(rt.now());
-    let mut refused = None;
-    rt.control.jobs.send_if_modified(|jobs| {
-        if jobs.contains_key(&job.job_id) {
-            refused = Some("job is already running; ignoring the duplicate");
-        } else if jobs.len() >= rt.config.max_concurrent_jobs {
-            refused = Some("engine sent more jobs than were asked for; not starting this one");
-        } else {
-            let active = ActiveJob {
-                started_at,
-                abort: None,
-            };
-            jobs.insert(job.job_id.clone(), active);
-        }
-        refused.is_none()
-    });
-    if let Some(reason) = refused {
-        tracing::warn!(job_id = %job.job_id, "{reason}");
-        return;
-    }
-    let guard = ActiveGuard {
-        control: rt.control.clone(),
-        job_id: job.job_id.clone(),
-    };
     let span = tracing::info_span!(
         "ironflow.worker.job",
         job_id = %job.job_id,
@@ -469,15 +498,51 @@ fn accept(rt: &Arc<Runtime>, raw: serde_json::Value) {
     );
     let job_id = job.job_id.clone();
     let task_rt = rt.clone();
-    let task = tokio::spawn(
-        async move {
-            let _guard = guard;
-            job::run(&task_rt, job).await;
-        }
-        .instrument(span),
+    spawn_job(
+        rt,
+        &job_id,
+        async move { job::run(&task_rt, job).await }.instrument(span),
     );
+}
+
+/// Starts `task` as the job `job_id`, counted among the active jobs until
+/// it ends; `false` (and not started) when that job already runs or every
+/// slot is taken.
+pub(super) fn spawn_job(
+    rt: &Arc<Runtime>,
+    job_id: &str,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) -> bool {
+    let started_at = format_timestamp(rt.now());
+    let mut refused = None;
     rt.control.jobs.send_if_modified(|jobs| {
-        if let Some(active) = jobs.get_mut(&job_id) {
+        if jobs.contains_key(job_id) {
+            refused = Some("job is already running; ignoring the duplicate");
+        } else if jobs.len() >= rt.config.max_concurrent_jobs {
+            refused = Some("engine sent more jobs than were asked for; not starting this one");
+        } else {
+            let active = ActiveJob {
+                started_at,
+                abort: None,
+            };
+            jobs.insert(job_id.to_owned(), active);
+        }
+        refused.is_none()
+    });
+    if let Some(reason) = refused {
+        tracing::warn!(job_id, "{reason}");
+        return false;
+    }
+    let guard = ActiveGuard {
+        control: rt.control.clone(),
+        job_id: job_id.to_owned(),
+    };
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        task.await;
+    });
+    rt.control.jobs.send_if_modified(|jobs| {
+        if let Some(active) = jobs.get_mut(job_id) {
             active.abort = Some(task.abort_handle());
         }
         false
@@ -486,4 +551,5 @@ fn accept(rt: &Arc<Runtime>, raw: serde_json::Value) {
     if matches!(rt.control.phase(), Phase::Stopping | Phase::Stopped) {
         task.abort();
     }
+    true
 }

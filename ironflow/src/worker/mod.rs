@@ -25,12 +25,13 @@ mod checkpoint;
 pub(crate) mod config;
 mod job;
 mod lifecycle;
+mod stream;
 pub(crate) mod transport;
 pub(crate) mod wire;
 
 pub use config::{
     DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_CONCURRENT_JOBS,
-    DEFAULT_POLL_WAIT, DEFAULT_RECONNECT_DELAY, DEFAULT_SERVER_URL,
+    DEFAULT_POLL_WAIT, DEFAULT_RECONNECT_DELAY, DEFAULT_SERVER_URL, WorkerTransport,
 };
 
 use config::{Config, normalize_url};
@@ -183,6 +184,17 @@ impl Worker {
     /// checkpoint every step and wait for the engine before going on.
     pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
         self.config.checkpoint_interval = interval;
+        self
+    }
+
+    /// How jobs reach the worker (default [`WorkerTransport::Polling`]; the
+    /// Node SDK's `transport` option). [`WorkerTransport::Streaming`] keeps
+    /// one HTTP/2 stream open to the engine instead of a request per poll,
+    /// ack and checkpoint; [`Worker::poll_wait`] does not apply to it, and
+    /// the engine's `registered` reply may shorten
+    /// [`Worker::heartbeat_interval`].
+    pub fn transport(mut self, transport: WorkerTransport) -> Self {
+        self.config.transport = transport;
         self
     }
 

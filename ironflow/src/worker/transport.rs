@@ -93,6 +93,9 @@ pub(crate) struct PollReply {
 #[derive(Clone)]
 pub(crate) struct Transport {
     http: reqwest::Client,
+    /// HTTP/2 only (h2c with prior knowledge on `http://`, §4.1), for the
+    /// worker stream.
+    h2: reqwest::Client,
     base: Arc<str>,
     worker_path: Arc<str>,
     headers: HeaderMap,
@@ -133,8 +136,16 @@ impl Transport {
         }
         let http = crate::client::http_client()
             .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
+        let h2 = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .connect_timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
         Ok(Transport {
             http,
+            h2,
             base: config.server_url.as_str().into(),
             worker_path: format!("/api/v1/workers/{}", segment(&config.worker_id)).into(),
             headers,
@@ -239,6 +250,47 @@ impl Transport {
         self.call(Method::PUT, &path, Some(json(body)), REQUEST_TIMEOUT)
             .await
             .map(drop)
+    }
+
+    /// Opens the worker stream (`WorkerService/Connect`, §4.1) with `body`
+    /// as the worker's half; resolves with the engine's half once its
+    /// headers arrive.
+    pub(crate) async fn open_stream(
+        &self,
+        body: reqwest::Body,
+    ) -> Result<reqwest::Response, HttpError> {
+        let path = crate::protocol::stream::CONNECT_PATH;
+        let mut headers = self.headers.clone();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/connect+proto"),
+        );
+        headers.insert("connect-protocol-version", HeaderValue::from_static("1"));
+        let network = |source| HttpError::Network {
+            method: Method::POST,
+            path: path.to_owned(),
+            source,
+        };
+        let response = self
+            .h2
+            .post(format!("{}{path}", self.base))
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.unwrap_or_default();
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(HttpError::Status {
+                method: Method::POST,
+                path: path.to_owned(),
+                status: status.as_u16(),
+                message: error_message(&body, &bytes, status),
+            });
+        }
+        Ok(response)
     }
 
     /// A Connect JSON call of `ProjectionService` (§7) that may be held

@@ -19,7 +19,7 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -28,22 +28,23 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use ironflow::protocol::stream::engine_message::Payload as Out;
 use ironflow::protocol::stream::envelope::{self, Envelope, Reader};
-use ironflow::protocol::stream::step_yielded::YieldInfo as ProtoYield;
 use ironflow::protocol::stream::worker_message::Payload as In;
 use ironflow::protocol::stream::{self as proto, EngineMessage, WorkerMessage};
-use ironflow::protocol::{
-    ErrorInfo, EventFilter, InvocationResponse, InvocationStatus, JournalStatus, StepError,
-    StepResult, StepStatus, StepType, YieldInfo, format_timestamp, parse_timestamp, step_id,
-};
 use prost::Message;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
 use super::WorkerInfo;
-use super::jobs::{lease_jobs, report};
+use super::jobs::lease_jobs;
+
+mod convert;
+mod job;
+
 use crate::api::{ApiState, Caller};
 use crate::now_ms;
 use crate::store::{Fence, Leased, Store};
+use convert::assignment;
+use job::JobRun;
 
 /// The codec this endpoint speaks.
 const CONTENT_TYPE: &str = "application/connect+proto";
@@ -238,6 +239,7 @@ struct Session {
 
 /// A job pushed to the worker and not ended yet.
 struct Job {
+    run_id: String,
     execution_seq: i64,
     lease_token: String,
     tx: mpsc::UnboundedSender<In>,
@@ -341,26 +343,31 @@ impl Session {
     }
 
     /// Pushes a leased run to the worker, with a task for its messages.
+    /// Every lease is a job of its own (`<run id>@<execution_seq>`, §4.6):
+    /// a message about an earlier lease of the run never names this one.
     async fn start(self: &Arc<Session>, leased: Leased) {
-        let job_id = leased.claimed.run.id.clone();
+        let run_id = leased.claimed.run.id.clone();
         if self.closed.load(Ordering::SeqCst) {
-            self.release(vec![job_id]).await;
+            self.release(vec![run_id]).await;
             return;
         }
+        let job_id = format!("{run_id}@{}", leased.execution_seq);
         let (tx, rx) = mpsc::unbounded_channel();
         self.jobs().insert(
             job_id.clone(),
             Job {
+                run_id: run_id.clone(),
                 execution_seq: leased.execution_seq,
                 lease_token: leased.lease_token.clone(),
                 tx,
             },
         );
         let lease_expires_ms = now_ms() + self.state.lease.as_millis() as i64;
-        let assignment = assignment(&leased, lease_expires_ms);
+        let assignment = assignment(&leased, &job_id, lease_expires_ms);
         let run = JobRun {
             session: self.clone(),
             job_id,
+            run_id,
             attempt: leased.claimed.run.attempt,
             fence: (leased.execution_seq, leased.lease_token),
         };
@@ -385,11 +392,12 @@ impl Session {
             }
             In::JobNack(nack) => {
                 let held = self.holds(&nack.job_id, nack.execution_seq, &nack.lease_token);
-                if held && self.jobs().remove(&nack.job_id).is_some() {
+                let job = held.then(|| self.jobs().remove(&nack.job_id)).flatten();
+                if let Some(job) = job {
                     let me = self.clone();
                     tokio::spawn(async move {
                         // No attempt is spent: the run is leased again.
-                        me.release(vec![nack.job_id]).await;
+                        me.release(vec![job.run_id]).await;
                         me.freed.notify_one();
                     });
                 }
@@ -419,18 +427,21 @@ impl Session {
             .is_some_and(|job| job.execution_seq == seq && job.lease_token == token)
     }
 
-    /// A stale ack: the worker must not run the job.
+    /// An ack of a job this stream does not hold (any more): the worker
+    /// must not run it.
     async fn ack(self: Arc<Session>, ack: proto::JobAck) {
-        let fence = Some((ack.execution_seq, ack.lease_token.clone()));
-        let held = self.holds(&ack.job_id, ack.execution_seq, &ack.lease_token)
-            && matches!(
-                self.state
-                    .engine
-                    .store()
-                    .fence(&ack.job_id, &self.worker_id, fence)
-                    .await,
-                Ok(Fence::Held)
-            );
+        let run_id = self.jobs().get(&ack.job_id).map(|job| job.run_id.clone());
+        let held = match run_id {
+            Some(run_id) if self.holds(&ack.job_id, ack.execution_seq, &ack.lease_token) => {
+                let fence = Some((ack.execution_seq, ack.lease_token.clone()));
+                let store = self.state.engine.store();
+                matches!(
+                    store.fence(&run_id, &self.worker_id, fence).await,
+                    Ok(Fence::Held)
+                )
+            }
+            _ => false,
+        };
         if !held {
             self.cancel(&ack.job_id, "the job was re-leased or has ended")
                 .await;
@@ -445,10 +456,12 @@ impl Session {
         let mut renew = Vec::new();
         let mut segments = Vec::with_capacity(heartbeat.jobs.len());
         for job in heartbeat.jobs {
-            let run_id = if job.run_id.is_empty() {
-                job.job_id.clone()
-            } else {
-                job.run_id.clone()
+            let run_id = match job.run_id.is_empty() {
+                false => job.run_id.clone(),
+                true => match self.jobs().get(&job.job_id) {
+                    Some(held) => held.run_id.clone(),
+                    None => continue,
+                },
             };
             let fence = Some((job.execution_seq, job.lease_token.clone()));
             let state = match store.fence(&run_id, &self.worker_id, fence).await {
@@ -505,7 +518,7 @@ impl Session {
     }
 
     async fn release_all(&self) {
-        let unfinished: Vec<String> = self.jobs().drain().map(|(id, _)| id).collect();
+        let unfinished: Vec<String> = self.jobs().drain().map(|(_, job)| job.run_id).collect();
         if !unfinished.is_empty() {
             self.release(unfinished).await;
         }
@@ -522,404 +535,5 @@ fn fence_of(payload: &In) -> Option<(&str, i64, &str)> {
         In::JobCompleted(m) => (&m.job_id, m.execution_seq, &m.lease_token),
         In::JobFailed(m) => (&m.job_id, m.execution_seq, &m.lease_token),
         In::Register(_) | In::Heartbeat(_) | In::JobAck(_) | In::JobNack(_) => return None,
-    })
-}
-
-/// One job's messages, applied in order.
-struct JobRun {
-    session: Arc<Session>,
-    job_id: String,
-    attempt: u32,
-    fence: (i64, String),
-}
-
-impl JobRun {
-    async fn serve(self, mut rx: mpsc::UnboundedReceiver<In>) {
-        let mut names: HashMap<String, String> = HashMap::new();
-        while let Some(first) = rx.recv().await {
-            // Everything already received is written at once.
-            let mut batch = vec![first];
-            while let Ok(more) = rx.try_recv() {
-                batch.push(more);
-            }
-            let mut steps = Vec::new();
-            let mut end = None;
-            for message in batch {
-                match message {
-                    In::StepStarted(m) => {
-                        names.insert(m.step_id, m.name);
-                    }
-                    In::StepCompleted(m) => {
-                        let name = names.remove(&m.step_id);
-                        steps.push(completed_step(m, name));
-                    }
-                    In::StepFailed(m) => {
-                        let name = names.remove(&m.step_id);
-                        steps.push(failed_step(m, name));
-                    }
-                    ended => {
-                        end = Some(ended);
-                        break;
-                    }
-                }
-            }
-            match end {
-                None if steps.is_empty() => {}
-                None => {
-                    if !self.progress(steps).await {
-                        return;
-                    }
-                }
-                Some(ended) => {
-                    self.finish(steps, ended).await;
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Journals steps of a running job and acknowledges each; `false` when
-    /// the job no longer holds its lease (it is cancelled on the worker).
-    async fn progress(&self, steps: Vec<StepResult>) -> bool {
-        let session = &self.session;
-        let store = session.state.engine.store();
-        let fence = Some(self.fence.clone());
-        let held = store.fence(&self.job_id, &session.worker_id, fence).await;
-        if !matches!(held, Ok(Fence::Held)) {
-            self.refuse(&steps, "the job was re-leased or has ended")
-                .await;
-            return false;
-        }
-        let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
-        let until = now_ms() + session.state.lease.as_millis() as i64;
-        let saved = store
-            .record_progress(&self.job_id, self.attempt, steps, &session.worker_id, until)
-            .await;
-        let error = saved.err().map(|e| e.to_string());
-        for step_id in ids {
-            session
-                .send(Out::StepAck(proto::StepAck {
-                    step_id,
-                    accepted: error.is_none(),
-                    error: error.clone().unwrap_or_default(),
-                }))
-                .await;
-        }
-        true
-    }
-
-    /// Applies the job's end with the steps received before it.
-    async fn finish(&self, steps: Vec<StepResult>, ended: In) {
-        let session = &self.session;
-        let response = match ended {
-            In::JobCompleted(m) => InvocationResponse {
-                status: InvocationStatus::Completed,
-                steps,
-                result: Some(proto::output_of(m.output.as_ref(), m.output_value.as_ref())),
-                yield_info: None,
-                error: None,
-            },
-            In::JobFailed(m) => {
-                let mut steps = steps;
-                steps.extend(m.steps.into_iter().map(executed_step));
-                InvocationResponse {
-                    status: InvocationStatus::Failed,
-                    steps,
-                    result: None,
-                    yield_info: None,
-                    error: Some(error_info(m.error.unwrap_or_default())),
-                }
-            }
-            In::StepYielded(m) => match yield_info(m.step_id, m.yield_info) {
-                Ok(info) => InvocationResponse {
-                    status: InvocationStatus::Yielded,
-                    steps,
-                    result: None,
-                    yield_info: Some(info),
-                    error: None,
-                },
-                Err(message) => InvocationResponse {
-                    status: InvocationStatus::Failed,
-                    steps,
-                    result: None,
-                    yield_info: None,
-                    error: Some(ErrorInfo {
-                        message,
-                        code: Some("VALIDATION_ERROR".to_owned()),
-                        step_id: None,
-                        retryable: false,
-                        stack: None,
-                        retry_after_ms: None,
-                    }),
-                },
-            },
-            _ => return,
-        };
-        let ids: Vec<String> = response.steps.iter().map(|s| s.id.clone()).collect();
-        let store = session.state.engine.store();
-        let fence = Some(self.fence.clone());
-        let applied = match store
-            .fenced_run(&self.job_id, &session.worker_id, fence)
-            .await
-        {
-            Ok((Fence::Held, Some(run))) => report(&session.state, &self.job_id, &run, response)
-                .await
-                .map_err(|e| e.message),
-            Ok(_) => Err("the job was re-leased or has ended".to_owned()),
-            Err(e) => Err(e.to_string()),
-        };
-        for step_id in ids {
-            session
-                .send(Out::StepAck(proto::StepAck {
-                    step_id,
-                    accepted: applied.is_ok(),
-                    error: applied.clone().err().unwrap_or_default(),
-                }))
-                .await;
-        }
-        if let Err(e) = applied {
-            tracing::warn!(
-                job_id = self.job_id,
-                error = e,
-                "a streaming worker's report was not applied"
-            );
-        }
-        if session.jobs().remove(&self.job_id).is_some() {
-            session.freed.notify_one();
-        }
-    }
-
-    async fn refuse(&self, steps: &[StepResult], reason: &str) {
-        for step in steps {
-            self.session
-                .send(Out::StepAck(proto::StepAck {
-                    step_id: step.id.clone(),
-                    accepted: false,
-                    error: reason.to_owned(),
-                }))
-                .await;
-        }
-        self.session.cancel(&self.job_id, reason).await;
-    }
-}
-
-// ---- conversions ----
-
-/// The assignment of a leased run (`JobAssignment`): the event always with
-/// its timestamp (official SDKs need it), every journaled step.
-fn assignment(leased: &Leased, lease_expires_ms: i64) -> proto::JobAssignment {
-    let run = &leased.claimed.run;
-    let event = &leased.claimed.event;
-    let timestamp = parse_timestamp(&event.timestamp).unwrap_or_else(SystemTime::now);
-    let completed_steps = leased
-        .claimed
-        .journal
-        .iter()
-        .map(|row| proto::CompletedStep {
-            step_id: row.id.clone(),
-            name: row.name.clone(),
-            output: proto::struct_from_value(&row.output),
-            output_value: Some(proto::from_value(&row.output)),
-            status: match row.status {
-                JournalStatus::Completed => String::new(),
-                JournalStatus::Failed => "failed".to_owned(),
-                JournalStatus::TimedOut => "timed_out".to_owned(),
-            },
-            error_json: row
-                .error
-                .as_ref()
-                .map(|e| match e {
-                    Value::String(s) => s.clone().into_bytes(),
-                    other => other.to_string().into_bytes(),
-                })
-                .unwrap_or_default(),
-            output_json: row.output.to_string().into_bytes(),
-        })
-        .collect();
-    proto::JobAssignment {
-        job_id: run.id.clone(),
-        run_id: run.id.clone(),
-        function_id: run.function_id.clone(),
-        event: Some(proto::Event {
-            id: event.id.clone(),
-            name: event.name.clone(),
-            data: proto::struct_from_value(&event.data),
-            idempotency_key: event.idempotency_key.clone().unwrap_or_default(),
-            source: event.source.clone().unwrap_or_default(),
-            timestamp: Some(proto::Timestamp::from_system_time(timestamp)),
-            metadata: event.metadata.as_ref().and_then(proto::struct_from_value),
-            version: event.version.unwrap_or(1) as i32,
-            data_value: Some(proto::from_value(&event.data)),
-            ..Default::default()
-        }),
-        completed_steps,
-        actor_id: String::new(),
-        attempt: run.attempt as i32,
-        context: Some(proto::JobContext {
-            trace_id: run.id.clone(),
-            ..Default::default()
-        }),
-        execution_seq: leased.execution_seq,
-        lease_token: leased.lease_token.clone(),
-        lease_expires_at: Some(proto::Timestamp::from_millis(lease_expires_ms)),
-        max_attempts: run.max_attempts as i32,
-        on_exhausted: "fail".to_owned(),
-    }
-}
-
-/// Start and end of a step that ended now after `duration_ms`.
-fn span(duration_ms: i32) -> (String, String, u64) {
-    let duration = duration_ms.max(0) as u64;
-    let end = SystemTime::now();
-    let start = end - Duration::from_millis(duration);
-    (format_timestamp(start), format_timestamp(end), duration)
-}
-
-fn completed_step(m: proto::StepCompleted, name: Option<String>) -> StepResult {
-    let (started_at, ended_at, duration_ms) = span(m.duration_ms);
-    StepResult {
-        name: name.unwrap_or_else(|| step_id::name_of(&m.step_id)),
-        id: m.step_id,
-        kind: StepType::Invoke,
-        status: StepStatus::Completed,
-        output: Some(proto::output_of(m.output.as_ref(), m.output_value.as_ref())),
-        error: None,
-        started_at,
-        ended_at,
-        duration_ms,
-        compensation_for: None,
-    }
-}
-
-fn failed_step(m: proto::StepFailed, name: Option<String>) -> StepResult {
-    let (started_at, ended_at, duration_ms) = span(m.duration_ms);
-    let error = m.error.unwrap_or_default();
-    StepResult {
-        name: name.unwrap_or_else(|| step_id::name_of(&m.step_id)),
-        id: m.step_id,
-        kind: StepType::Invoke,
-        status: StepStatus::Failed,
-        output: None,
-        error: Some(StepError {
-            message: error.message,
-            retryable: error.retryable,
-            stack: non_empty(error.stack),
-        }),
-        started_at,
-        ended_at,
-        duration_ms,
-        compensation_for: None,
-    }
-}
-
-/// A step reported with a failed job (compensations, §4.4).
-fn executed_step(m: proto::ExecutedStep) -> StepResult {
-    let (started_at, ended_at, duration_ms) = span(m.duration_ms);
-    let failed = m.status == "failed";
-    StepResult {
-        kind: match m.r#type.as_str() {
-            "compensate" => StepType::Compensate,
-            "sleep" => StepType::Sleep,
-            "wait_for_event" => StepType::WaitForEvent,
-            _ => StepType::Invoke,
-        },
-        status: if failed {
-            StepStatus::Failed
-        } else {
-            StepStatus::Completed
-        },
-        output: (!failed).then(|| proto::output_of(m.output.as_ref(), m.output_value.as_ref())),
-        error: m.error.map(|e| StepError {
-            message: e.message,
-            retryable: e.retryable,
-            stack: non_empty(e.stack),
-        }),
-        name: if m.name.is_empty() {
-            step_id::name_of(&m.id)
-        } else {
-            m.name
-        },
-        id: m.id,
-        started_at,
-        ended_at,
-        duration_ms,
-        compensation_for: non_empty(m.compensation_for),
-    }
-}
-
-fn error_info(e: proto::Error) -> ErrorInfo {
-    ErrorInfo {
-        message: e.message,
-        code: non_empty(e.code),
-        step_id: None,
-        retryable: e.retryable,
-        stack: non_empty(e.stack),
-        retry_after_ms: (e.retry_after_ms > 0).then_some(e.retry_after_ms as u64),
-    }
-}
-
-fn non_empty(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
-/// JSON carried as bytes (`payload_json`, `input_json`); empty = none.
-fn json_bytes(bytes: &[u8], what: &str) -> Result<Option<Value>, String> {
-    if bytes.is_empty() {
-        return Ok(None);
-    }
-    serde_json::from_slice(bytes)
-        .map(Some)
-        .map_err(|e| format!("`{what}` is not JSON: {e}"))
-}
-
-/// A stream yield as the REST protocol's (§1.5): a wait's absolute
-/// deadline becomes the time left.
-fn yield_info(step_id: String, info: Option<ProtoYield>) -> Result<YieldInfo, String> {
-    Ok(match info {
-        Some(ProtoYield::Sleep(sleep)) => YieldInfo::Sleep {
-            step_id,
-            until: format_timestamp(
-                sleep
-                    .until
-                    .map_or_else(SystemTime::now, proto::Timestamp::to_system_time),
-            ),
-        },
-        Some(ProtoYield::WaitEvent(wait)) => {
-            let timeout = match wait.timeout {
-                None => "7d".to_owned(),
-                Some(deadline) => {
-                    let left = deadline
-                        .to_system_time()
-                        .duration_since(SystemTime::now())
-                        .unwrap_or_default();
-                    format!("{}ms", left.as_millis())
-                }
-            };
-            YieldInfo::WaitForEvent {
-                step_id,
-                event_filter: EventFilter {
-                    event: wait.event_name,
-                    timeout,
-                    match_path: non_empty(wait.match_expression),
-                    match_value: non_empty(wait.match_value),
-                    payload: json_bytes(&wait.payload_json, "payload_json")?,
-                },
-            }
-        }
-        Some(ProtoYield::InvokeFunction(invoke)) => YieldInfo::InvokeFunction {
-            step_id,
-            function_id: invoke.function_id,
-            input: json_bytes(&invoke.input_json, "input_json")?,
-            invoke_timeout_ms: match invoke.invoke_timeout_ms {
-                ms if ms > 0 => ms as u64,
-                _ => 30_000,
-            },
-        },
-        Some(ProtoYield::InvokeFunctionAsync(invoke)) => YieldInfo::InvokeFunctionAsync {
-            step_id,
-            function_id: invoke.function_id,
-            input: json_bytes(&invoke.input_json, "input_json")?,
-        },
-        None => return Err("a `step_yielded` without its yield".to_owned()),
     })
 }

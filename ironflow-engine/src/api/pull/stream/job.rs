@@ -1,0 +1,195 @@
+//! One job of a stream: its messages applied in order, a batch at a time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ironflow::protocol::stream::engine_message::Payload as Out;
+use ironflow::protocol::stream::worker_message::Payload as In;
+use ironflow::protocol::stream::{self as proto};
+use ironflow::protocol::{ErrorInfo, InvocationResponse, InvocationStatus, StepResult};
+use tokio::sync::mpsc;
+
+use super::Session;
+use super::convert::{completed_step, error_info, executed_step, failed_step, yield_info};
+use crate::api::pull::jobs::report;
+use crate::now_ms;
+use crate::store::{Fence, Store};
+
+/// One job's messages, applied in order.
+pub(super) struct JobRun {
+    pub(super) session: Arc<Session>,
+    pub(super) job_id: String,
+    pub(super) run_id: String,
+    pub(super) attempt: u32,
+    pub(super) fence: (i64, String),
+}
+
+impl JobRun {
+    pub(super) async fn serve(self, mut rx: mpsc::UnboundedReceiver<In>) {
+        let mut names: HashMap<String, String> = HashMap::new();
+        while let Some(first) = rx.recv().await {
+            // Everything already received is written at once.
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let mut steps = Vec::new();
+            let mut end = None;
+            for message in batch {
+                match message {
+                    In::StepStarted(m) => {
+                        names.insert(m.step_id, m.name);
+                    }
+                    In::StepCompleted(m) => {
+                        let name = names.remove(&m.step_id);
+                        steps.push(completed_step(m, name));
+                    }
+                    In::StepFailed(m) => {
+                        let name = names.remove(&m.step_id);
+                        steps.push(failed_step(m, name));
+                    }
+                    ended => {
+                        end = Some(ended);
+                        break;
+                    }
+                }
+            }
+            match end {
+                None if steps.is_empty() => {}
+                None => {
+                    if !self.progress(steps).await {
+                        return;
+                    }
+                }
+                Some(ended) => {
+                    self.finish(steps, ended).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Journals steps of a running job and acknowledges each; `false` when
+    /// the job no longer holds its lease (it is cancelled on the worker).
+    async fn progress(&self, steps: Vec<StepResult>) -> bool {
+        let session = &self.session;
+        let store = session.state.engine.store();
+        let fence = Some(self.fence.clone());
+        let held = store.fence(&self.run_id, &session.worker_id, fence).await;
+        if !matches!(held, Ok(Fence::Held)) {
+            self.refuse(&steps, "the job was re-leased or has ended")
+                .await;
+            return false;
+        }
+        let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
+        let until = now_ms() + session.state.lease.as_millis() as i64;
+        let saved = store
+            .record_progress(&self.run_id, self.attempt, steps, &session.worker_id, until)
+            .await;
+        let error = saved.err().map(|e| e.to_string());
+        for step_id in ids {
+            session
+                .send(Out::StepAck(proto::StepAck {
+                    step_id,
+                    accepted: error.is_none(),
+                    error: error.clone().unwrap_or_default(),
+                }))
+                .await;
+        }
+        true
+    }
+
+    /// Applies the job's end with the steps received before it.
+    async fn finish(&self, steps: Vec<StepResult>, ended: In) {
+        let session = &self.session;
+        let response = match ended {
+            In::JobCompleted(m) => InvocationResponse {
+                status: InvocationStatus::Completed,
+                steps,
+                result: Some(proto::output_of(m.output.as_ref(), m.output_value.as_ref())),
+                yield_info: None,
+                error: None,
+            },
+            In::JobFailed(m) => {
+                let mut steps = steps;
+                steps.extend(m.steps.into_iter().map(executed_step));
+                InvocationResponse {
+                    status: InvocationStatus::Failed,
+                    steps,
+                    result: None,
+                    yield_info: None,
+                    error: Some(error_info(m.error.unwrap_or_default())),
+                }
+            }
+            In::StepYielded(m) => match yield_info(m.step_id, m.yield_info) {
+                Ok(info) => InvocationResponse {
+                    status: InvocationStatus::Yielded,
+                    steps,
+                    result: None,
+                    yield_info: Some(info),
+                    error: None,
+                },
+                Err(message) => InvocationResponse {
+                    status: InvocationStatus::Failed,
+                    steps,
+                    result: None,
+                    yield_info: None,
+                    error: Some(ErrorInfo {
+                        message,
+                        code: Some("VALIDATION_ERROR".to_owned()),
+                        step_id: None,
+                        retryable: false,
+                        stack: None,
+                        retry_after_ms: None,
+                    }),
+                },
+            },
+            _ => return,
+        };
+        let ids: Vec<String> = response.steps.iter().map(|s| s.id.clone()).collect();
+        let store = session.state.engine.store();
+        let fence = Some(self.fence.clone());
+        let applied = match store
+            .fenced_run(&self.run_id, &session.worker_id, fence)
+            .await
+        {
+            Ok((Fence::Held, Some(run))) => report(&session.state, &self.run_id, &run, response)
+                .await
+                .map_err(|e| e.message),
+            Ok(_) => Err("the job was re-leased or has ended".to_owned()),
+            Err(e) => Err(e.to_string()),
+        };
+        for step_id in ids {
+            session
+                .send(Out::StepAck(proto::StepAck {
+                    step_id,
+                    accepted: applied.is_ok(),
+                    error: applied.clone().err().unwrap_or_default(),
+                }))
+                .await;
+        }
+        if let Err(e) = applied {
+            tracing::warn!(
+                job_id = self.job_id,
+                error = e,
+                "a streaming worker's report was not applied"
+            );
+        }
+        if session.jobs().remove(&self.job_id).is_some() {
+            session.freed.notify_one();
+        }
+    }
+
+    async fn refuse(&self, steps: &[StepResult], reason: &str) {
+        for step in steps {
+            self.session
+                .send(Out::StepAck(proto::StepAck {
+                    step_id: step.id.clone(),
+                    accepted: false,
+                    error: reason.to_owned(),
+                }))
+                .await;
+        }
+        self.session.cancel(&self.job_id, reason).await;
+    }
+}

@@ -1,0 +1,312 @@
+//! The worker stream (`WorkerService/Connect`, §4) spoken message by
+//! message over real h2c: what the engine does with acks, nacks, fences,
+//! heartbeats and a stream that goes away.
+
+use bytes::Bytes;
+use ironflow::protocol::stream::engine_message::Payload as In;
+use ironflow::protocol::stream::envelope::{self, Reader};
+use ironflow::protocol::stream::worker_message::Payload as Out;
+use ironflow::protocol::stream::{self as proto, CONNECT_PATH, EngineMessage, WorkerMessage};
+use prost::Message;
+use tokio::sync::mpsc;
+
+use super::*;
+
+/// One worker stream, driven by hand.
+struct RawStream {
+    tx: mpsc::Sender<Bytes>,
+    response: reqwest::Response,
+    reader: Reader,
+}
+
+impl RawStream {
+    async fn open(base: &str) -> RawStream {
+        let (tx, rx) = mpsc::channel::<Bytes>(64);
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+        });
+        let response = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .unwrap()
+            .post(format!("{base}{CONNECT_PATH}"))
+            .header("content-type", "application/connect+proto")
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        RawStream {
+            tx,
+            response,
+            reader: Reader::new(1 << 20),
+        }
+    }
+
+    async fn send(&self, payload: Out) {
+        let frame = envelope::message(&WorkerMessage {
+            payload: Some(payload),
+        });
+        self.tx.send(Bytes::from(frame)).await.unwrap();
+    }
+
+    /// The next engine message; `None` at the end of the stream.
+    async fn next(&mut self) -> Option<In> {
+        loop {
+            if let Some(e) = self.reader.next_envelope().unwrap() {
+                if e.end_stream() {
+                    return None;
+                }
+                return EngineMessage::decode(e.payload.as_slice()).unwrap().payload;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.response.chunk())
+                .await
+                .expect("the engine answers in time")
+                .unwrap()?;
+            self.reader.push(&chunk);
+        }
+    }
+
+    async fn register(&mut self, worker_id: &str, max: i32) {
+        self.send(Out::Register(proto::WorkerRegister {
+            worker_id: worker_id.to_owned(),
+            function_ids: vec!["raw".to_owned()],
+            max_concurrent_jobs: max,
+            ..Default::default()
+        }))
+        .await;
+        match self.next().await {
+            Some(In::Registered(r)) => {
+                assert_eq!(r.worker_id, worker_id);
+                assert!(r.heartbeat_interval_ms > 0);
+            }
+            other => panic!("expected `registered`, got {other:?}"),
+        }
+    }
+
+    async fn job(&mut self) -> proto::JobAssignment {
+        match self.next().await {
+            Some(In::Job(job)) => *job,
+            other => panic!("expected a job, got {other:?}"),
+        }
+    }
+}
+
+/// An engine serving on loopback with the pull function `raw` registered.
+async fn raw_engine(test: &str) -> (Engine, String) {
+    let engine = engine(test, Registry::new()).await;
+    let base = serve_on_loopback(ironflow_engine::api::router_with_lease(
+        engine.clone(),
+        4 << 20,
+        Duration::from_secs(60),
+    ))
+    .await;
+    let registered = reqwest::Client::new()
+        .post(format!(
+            "{base}/ironflow.v1.IronflowService/RegisterFunction"
+        ))
+        .json(&json!({
+            "id": "raw",
+            "triggers": [{ "event": "raw.go" }],
+            "preferredMode": "EXECUTION_MODE_PULL",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success(), "{registered:?}");
+    (engine, base)
+}
+
+fn ack(job: &proto::JobAssignment) -> Out {
+    Out::JobAck(proto::JobAck {
+        job_id: job.job_id.clone(),
+        run_id: job.run_id.clone(),
+        execution_seq: job.execution_seq,
+        lease_token: job.lease_token.clone(),
+    })
+}
+
+fn completed(job: &proto::JobAssignment, step: &str, output: Value, seq: i64) -> Out {
+    Out::StepCompleted(proto::StepCompleted {
+        job_id: job.job_id.clone(),
+        step_id: format!("{}:{step}:0", job.run_id),
+        output_value: Some(proto::from_value(&output)),
+        execution_seq: seq,
+        lease_token: job.lease_token.clone(),
+        ..Default::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_gets_jobs_journals_acked_steps_and_completes_them() {
+    let (engine, base) = raw_engine("stream-complete").await;
+    let mut stream = RawStream::open(&base).await;
+    stream.register("raw-1", 2).await;
+    let run_id = engine
+        .emit("raw.go", json!({ "n": 7 }))
+        .await
+        .unwrap()
+        .run_ids[0]
+        .clone();
+    let job = stream.job().await;
+    assert_eq!(job.run_id, run_id);
+    assert_eq!(job.function_id, "raw");
+    let event = job.event.clone().unwrap();
+    assert!(
+        event.timestamp.is_some(),
+        "official SDKs need the timestamp"
+    );
+    assert_eq!(
+        proto::to_value(event.data_value.as_ref().unwrap()),
+        json!({ "n": 7 })
+    );
+    assert!(job.execution_seq > 0 && !job.lease_token.is_empty());
+    stream.send(ack(&job)).await;
+
+    // A step is acknowledged once journaled.
+    stream
+        .send(completed(&job, "double", json!(14), job.execution_seq))
+        .await;
+    match stream.next().await {
+        Some(In::StepAck(a)) => {
+            assert!(a.accepted, "{a:?}");
+            assert_eq!(a.step_id, format!("{run_id}:double:0"));
+        }
+        other => panic!("expected a step_ack, got {other:?}"),
+    }
+    let steps = engine.steps(&run_id).await.unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].name, "double", "the name comes from the step id");
+    assert_eq!(steps[0].output, Some(json!(14)));
+
+    // A message under another fence is not applied.
+    stream
+        .send(completed(&job, "forged", json!(0), job.execution_seq + 1))
+        .await;
+    // The last step and the end, in one write.
+    let mut write = envelope::message(&WorkerMessage {
+        payload: Some(completed(&job, "add", json!(15), job.execution_seq)),
+    });
+    write.extend(envelope::message(&WorkerMessage {
+        payload: Some(Out::JobCompleted(proto::JobCompleted {
+            job_id: job.job_id.clone(),
+            output: proto::struct_from_value(&json!({ "result": 15 })),
+            execution_seq: job.execution_seq,
+            lease_token: job.lease_token.clone(),
+            ..Default::default()
+        })),
+    }));
+    stream.tx.send(Bytes::from(write)).await.unwrap();
+    let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!({ "result": 15 })));
+    let names: Vec<String> = engine
+        .steps(&run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["double", "add"], "the forged step is not journaled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nacks_heartbeats_and_a_closed_stream_give_leases_back() {
+    let (engine, base) = raw_engine("stream-leases").await;
+    let mut first = RawStream::open(&base).await;
+    first.register("raw-a", 1).await;
+    let run_id = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    let job = first.job().await;
+
+    // A nack gives the job back at once, under a new fence.
+    first
+        .send(Out::JobNack(proto::JobNack {
+            job_id: job.job_id.clone(),
+            run_id: job.run_id.clone(),
+            execution_seq: job.execution_seq,
+            lease_token: job.lease_token.clone(),
+            reason: proto::NACK_AT_CAPACITY,
+        }))
+        .await;
+    let again = first.job().await;
+    assert_eq!(again.run_id, run_id);
+    assert!(again.execution_seq > job.execution_seq, "{again:?}");
+    assert_eq!(again.attempt, job.attempt, "a nack spends no attempt");
+    first.send(ack(&again)).await;
+
+    // A heartbeat extends the live lease and calls the superseded stale.
+    let active = |j: &proto::JobAssignment| proto::ActiveJob {
+        job_id: j.job_id.clone(),
+        run_id: j.run_id.clone(),
+        execution_seq: j.execution_seq,
+        lease_token: j.lease_token.clone(),
+        started_at: None,
+    };
+    first
+        .send(Out::Heartbeat(proto::WorkerHeartbeat {
+            worker_id: "raw-a".to_owned(),
+            active_jobs: 1,
+            jobs: vec![active(&again), active(&job)],
+            metrics: None,
+        }))
+        .await;
+    match first.next().await {
+        Some(In::LeaseRefresh(refresh)) => {
+            let states: Vec<(i64, i32)> = refresh
+                .segments
+                .iter()
+                .map(|s| (s.execution_seq, s.state))
+                .collect();
+            assert_eq!(
+                states,
+                [
+                    (again.execution_seq, proto::LEASE_REFRESHED),
+                    (job.execution_seq, proto::LEASE_STALE)
+                ]
+            );
+        }
+        other => panic!("expected a lease_refresh, got {other:?}"),
+    }
+
+    // An ack under the old fence is refused: the job is cancelled.
+    first.send(ack(&job)).await;
+    match first.next().await {
+        Some(In::Cancel(cancel)) => assert_eq!(cancel.job_id, job.job_id),
+        other => panic!("expected a cancel, got {other:?}"),
+    }
+
+    // The first stream goes away with the job unfinished: a second worker
+    // gets it without waiting for the lease to run out.
+    let mut second = RawStream::open(&base).await;
+    second.register("raw-b", 1).await;
+    drop(first);
+    let taken = second.job().await;
+    assert_eq!(taken.run_id, run_id);
+    assert!(taken.execution_seq > again.execution_seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_must_begin_with_register_and_speak_protobuf() {
+    let (_engine, base) = raw_engine("stream-bad").await;
+    let mut stream = RawStream::open(&base).await;
+    stream
+        .send(Out::Heartbeat(proto::WorkerHeartbeat::default()))
+        .await;
+    assert_eq!(stream.next().await, None, "ended with an error");
+
+    let json = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap()
+        .post(format!("{base}{CONNECT_PATH}"))
+        .header("content-type", "application/connect+json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 415);
+    let body: Value = json.json().await.unwrap();
+    assert_eq!(body["code"], "unimplemented");
+}

@@ -458,16 +458,20 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         steps: Vec<StepResult>,
     ) -> BoxFuture<'_, StoreResult<()>>;
 
-    /// A pull worker's `progress` checkpoint (§3.6): journals its steps
-    /// and extends the worker's lease of the run, in one transaction.
+    /// A pull worker's `progress` checkpoint (§3.6), in one transaction:
+    /// when `worker_id` holds the run under `fence`, journals its steps
+    /// (under the run's attempt) and, once less than half of the lease
+    /// (`lease_ms`) is left, extends it; otherwise writes nothing. Says
+    /// whether the fence held.
     fn record_progress(
         &self,
         run_id: &str,
-        attempt: u32,
-        steps: Vec<StepResult>,
         worker_id: &str,
-        lease_until_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<()>>;
+        fence: Option<(i64, String)>,
+        steps: Vec<StepResult>,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<Fence>>;
 
     /// Applies the outcome of an invocation (with the steps it reported), and
     /// resolves the parent of a finished child.

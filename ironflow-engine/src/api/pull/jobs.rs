@@ -298,18 +298,27 @@ pub(in crate::api) async fn ack(
         .await
     {
         Ok(Fence::Held) => ok(),
-        Ok(Fence::Stale) => rest_error(
-            StatusCode::CONFLICT,
-            "STALE_EXECUTION",
-            "the job was re-leased or has ended",
-        ),
-        Ok(Fence::Unknown) => rest_error(
-            StatusCode::NOT_FOUND,
-            "RUN_NOT_FOUND",
-            format!("no job {job_id}"),
-        ),
+        Ok(Fence::Stale) => stale(),
+        Ok(Fence::Unknown) => unknown_job(&job_id),
         Err(e) => rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()),
     }
+}
+
+/// 409: the worker's fence no longer holds (§3.6).
+fn stale() -> Response {
+    rest_error(
+        StatusCode::CONFLICT,
+        "STALE_EXECUTION",
+        "the job was re-leased or has ended",
+    )
+}
+
+fn unknown_job(job_id: &str) -> Response {
+    rest_error(
+        StatusCode::NOT_FOUND,
+        "RUN_NOT_FOUND",
+        format!("no job {job_id}"),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,42 +348,34 @@ pub(in crate::api) async fn update(
         Err(e) => return rest_error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", e.message),
     };
     let store = state.engine.store();
-    let run = match store
-        .fenced_run(
-            &job_id,
-            &worker_id,
-            fence_of(request.execution_seq, request.lease_token.clone()),
-        )
-        .await
-    {
+    let fence = fence_of(request.execution_seq, request.lease_token.clone());
+    if request.status == "progress" {
+        // The fence is checked in the checkpoint's own transaction.
+        let lease_ms = state.lease.as_millis() as i64;
+        let saved = store
+            .record_progress(
+                &job_id,
+                &worker_id,
+                fence,
+                request.steps,
+                now_ms(),
+                lease_ms,
+            )
+            .await;
+        return match saved {
+            Ok(Fence::Held) => ok(),
+            Ok(Fence::Stale) => stale(),
+            Ok(Fence::Unknown) => unknown_job(&job_id),
+            Err(e) => rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()),
+        };
+    }
+    let run = match store.fenced_run(&job_id, &worker_id, fence).await {
         Ok((Fence::Held, Some(run))) => run,
-        Ok((Fence::Held | Fence::Stale, _)) => {
-            return rest_error(
-                StatusCode::CONFLICT,
-                "STALE_EXECUTION",
-                "the job was re-leased or has ended",
-            );
-        }
-        Ok((Fence::Unknown, _)) => {
-            return rest_error(
-                StatusCode::NOT_FOUND,
-                "RUN_NOT_FOUND",
-                format!("no job {job_id}"),
-            );
-        }
+        Ok((Fence::Held | Fence::Stale, _)) => return stale(),
+        Ok((Fence::Unknown, _)) => return unknown_job(&job_id),
         Err(e) => return rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()),
     };
     let status = match request.status.as_str() {
-        "progress" => {
-            let until = now_ms() + state.lease.as_millis() as i64;
-            let saved = store
-                .record_progress(&job_id, run.attempt, request.steps, &worker_id, until)
-                .await;
-            return match saved {
-                Ok(()) => ok(),
-                Err(e) => rest_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()),
-            };
-        }
         "completed" => InvocationStatus::Completed,
         "failed" => InvocationStatus::Failed,
         "yielded" => InvocationStatus::Yielded,

@@ -323,19 +323,33 @@ impl Store for SqliteStore {
     fn record_progress(
         &self,
         run_id: &str,
-        attempt: u32,
-        steps: Vec<StepResult>,
         worker_id: &str,
-        lease_until_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<()>> {
+        fence: Option<(i64, String)>,
+        steps: Vec<StepResult>,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<Fence>> {
         let (run_id, worker_id) = (run_id.to_owned(), worker_id.to_owned());
-        let steps = match StepInsert::rows(&steps, crate::now_ms()) {
+        let steps = match StepInsert::rows(&steps, now_ms) {
             Ok(rows) => rows,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         self.write(move |conn| {
+            let (held, attempt) = pull::fence_and_attempt(conn, &run_id, &worker_id, &fence)?;
+            if held != Fence::Held {
+                return Ok(held);
+            }
             insert_steps(conn, &run_id, attempt, &steps)?;
-            renew_lease(conn, &run_id, &worker_id, lease_until_ms)
+            // A lease is extended once half of it is gone: most
+            // checkpoints leave the run's row (and its pages) alone.
+            pull::extend_lease(
+                conn,
+                &run_id,
+                &worker_id,
+                now_ms + lease_ms,
+                now_ms + lease_ms / 2,
+            )?;
+            Ok(Fence::Held)
         })
     }
 

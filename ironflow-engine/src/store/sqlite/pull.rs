@@ -65,9 +65,19 @@ pub(super) fn fence(
     worker_id: &str,
     fence: &Option<(i64, String)>,
 ) -> StoreResult<Fence> {
+    fence_and_attempt(conn, run_id, worker_id, fence).map(|(held, _)| held)
+}
+
+/// [`fence`], with the run's attempt.
+pub(super) fn fence_and_attempt(
+    conn: &Connection,
+    run_id: &str,
+    worker_id: &str,
+    fence: &Option<(i64, String)>,
+) -> StoreResult<(Fence, u32)> {
     let row = conn
         .prepare_cached(
-            "SELECT status, worker_id, lease_token, execution_seq FROM runs WHERE id = ?1",
+            "SELECT status, worker_id, lease_token, execution_seq, attempt FROM runs WHERE id = ?1",
         )?
         .query_row([&run_id], |r| {
             Ok((
@@ -75,16 +85,17 @@ pub(super) fn fence(
                 r.get::<_, Option<String>>(1)?,
                 r.get::<_, Option<String>>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, u32>(4)?,
             ))
         })
         .optional()?;
     Ok(match row {
-        None => Fence::Unknown,
-        Some((status, holder, token, seq)) => {
+        None => (Fence::Unknown, 0),
+        Some((status, holder, token, seq, attempt)) => {
             let running = status == RunStatus::Running.as_str();
             match running && holds_fence(worker_id, fence, holder, token, seq) {
-                true => Fence::Held,
-                false => Fence::Stale,
+                true => (Fence::Held, attempt),
+                false => (Fence::Stale, attempt),
             }
         }
     })
@@ -138,6 +149,23 @@ fn holds_fence(
         None => true,
     };
     holder.as_deref() == Some(worker_id) && matches
+}
+
+/// Extends `worker_id`'s lease of a running run to `until_ms` when it
+/// ends before `below_ms`.
+pub(super) fn extend_lease(
+    conn: &Connection,
+    run_id: &str,
+    worker_id: &str,
+    until_ms: i64,
+    below_ms: i64,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE runs SET lease_expires_ms = ?3 WHERE id = ?1 AND worker_id = ?2 AND status = 'running' \
+         AND (lease_expires_ms IS NULL OR lease_expires_ms < ?4)",
+    )?
+    .execute(params![run_id, worker_id, until_ms, below_ms])?;
+    Ok(())
 }
 
 /// Extends `worker_id`'s lease of a running run to `until_ms`.

@@ -264,3 +264,67 @@ async fn a_failing_operation_leaves_the_rest_of_its_group_committed() {
     assert_eq!(names, ["one", "two", "three"]);
     assert!(store.steps("run_gone").await.unwrap().is_empty());
 }
+
+/// A checkpoint is fenced in its own transaction and leaves the lease
+/// alone until half of it is gone.
+#[tokio::test]
+async fn a_checkpoint_checks_its_fence_and_extends_only_an_aging_lease() {
+    let store = TempStore::open();
+    let runs = vec![NewRun::plain("run_1", "pull")];
+    store
+        .emit("default", event("evt_1"), runs, 0, 0)
+        .await
+        .unwrap();
+    let leased = store
+        .lease("default", vec!["f".to_owned()], "w", 0, 1_000, 1)
+        .await
+        .unwrap()
+        .leased
+        .remove(0);
+    let fence = Some((leased.execution_seq, leased.lease_token.clone()));
+    let expiry = || {
+        let conn = store.reader.lock().unwrap();
+        conn.query_row(
+            "SELECT lease_expires_ms FROM runs WHERE id = 'run_1'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+    };
+    let steps = |name: &str| vec![step("run_1", name)];
+    let progress = |fence: Option<(i64, String)>, name: &str, now_ms| {
+        store.record_progress("run_1", "w", fence, steps(name), now_ms, 1_000)
+    };
+
+    // 400 ms into a 1 s lease: journaled, lease untouched.
+    assert_eq!(
+        progress(fence.clone(), "a", 400).await.unwrap(),
+        Fence::Held
+    );
+    assert_eq!(expiry(), 1_000);
+    // 700 ms in: less than half is left, so it is extended.
+    assert_eq!(
+        progress(fence.clone(), "b", 700).await.unwrap(),
+        Fence::Held
+    );
+    assert_eq!(expiry(), 1_700);
+    // Another fence or another run: nothing is written.
+    let forged = Some((leased.execution_seq + 1, leased.lease_token.clone()));
+    assert_eq!(progress(forged, "c", 800).await.unwrap(), Fence::Stale);
+    assert_eq!(
+        store
+            .record_progress("run_2", "w", fence, steps("d"), 800, 1_000)
+            .await
+            .unwrap(),
+        Fence::Unknown
+    );
+    let names: Vec<String> = store
+        .steps("run_1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(expiry(), 1_700);
+}

@@ -20,7 +20,6 @@ pub(super) struct JobRun {
     pub(super) session: Arc<Session>,
     pub(super) job_id: String,
     pub(super) run_id: String,
-    pub(super) attempt: u32,
     pub(super) fence: (i64, String),
 }
 
@@ -73,20 +72,29 @@ impl JobRun {
     /// the job no longer holds its lease (it is cancelled on the worker).
     async fn progress(&self, steps: Vec<StepResult>) -> bool {
         let session = &self.session;
-        let store = session.state.engine.store();
-        let fence = Some(self.fence.clone());
-        let held = store.fence(&self.run_id, &session.worker_id, fence).await;
-        if !matches!(held, Ok(Fence::Held)) {
-            self.refuse(&steps, "the job was re-leased or has ended")
-                .await;
-            return false;
-        }
         let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
-        let until = now_ms() + session.state.lease.as_millis() as i64;
-        let saved = store
-            .record_progress(&self.run_id, self.attempt, steps, &session.worker_id, until)
+        let saved = session
+            .state
+            .engine
+            .store()
+            .record_progress(
+                &self.run_id,
+                &session.worker_id,
+                Some(self.fence.clone()),
+                steps,
+                now_ms(),
+                session.state.lease.as_millis() as i64,
+            )
             .await;
-        let error = saved.err().map(|e| e.to_string());
+        let error = match saved {
+            Ok(Fence::Held) => None,
+            Ok(_) => {
+                self.refuse(&ids, "the job was re-leased or has ended")
+                    .await;
+                return false;
+            }
+            Err(e) => Some(e.to_string()),
+        };
         for step_id in ids {
             session
                 .send(Out::StepAck(proto::StepAck {
@@ -180,11 +188,11 @@ impl JobRun {
         }
     }
 
-    async fn refuse(&self, steps: &[StepResult], reason: &str) {
-        for step in steps {
+    async fn refuse(&self, step_ids: &[String], reason: &str) {
+        for step_id in step_ids {
             self.session
                 .send(Out::StepAck(proto::StepAck {
-                    step_id: step.id.clone(),
+                    step_id: step_id.clone(),
                     accepted: false,
                     error: reason.to_owned(),
                 }))

@@ -368,7 +368,6 @@ impl Session {
             session: self.clone(),
             job_id,
             run_id,
-            attempt: leased.claimed.run.attempt,
             fence: (leased.execution_seq, leased.lease_token),
         };
         tokio::spawn(run.serve(rx));

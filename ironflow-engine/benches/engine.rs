@@ -3,8 +3,9 @@
 //! Prints a Markdown table (and writes it to `target/bench-engine.md`) of, for
 //! strict and batched durability: p50/p99 of a 3-step run end to end
 //! (emit → completed) in-process (emitted from a runtime task, and from the
-//! main thread) and over HTTP (the SDK's pull `Worker` and a push `Serve` app
-//! on loopback, emitted with `emit_sync`), 3-step runs/s at 32 concurrent
+//! main thread) and over HTTP (the SDK's pull `Worker` on REST polling and on
+//! the worker stream, and a push `Serve` app, on loopback, emitted with
+//! `emit_sync`), 3-step runs/s at 32 concurrent
 //! clients (in-process and over HTTP), durable steps/s with 32 concurrent
 //! 100-step runs (32 clients started together, three runs each), per-step
 //! cost of a sequential 100-step run (median of 7), replay time of a
@@ -123,8 +124,11 @@ struct Figures {
 /// How the HTTP benchmark's function is reached.
 #[derive(Clone, Copy)]
 enum Http {
-    /// The SDK's pull worker, long-polling the engine.
+    /// The SDK's pull worker, long-polling the engine (REST, §3).
     Pull,
+    /// The SDK's pull worker on the worker stream (`WorkerService/Connect`,
+    /// §4: binary protobuf over h2c).
+    Stream,
     /// A push app: the engine POSTs each invocation.
     Push,
 }
@@ -176,8 +180,13 @@ async fn measure_http(durability: Durability, mode: Http, tag: &str) -> HttpFigu
             client.register_push(&registry, &endpoint).await.unwrap();
             None
         }
-        Http::Pull => {
+        Http::Pull | Http::Stream => {
+            let transport = match mode {
+                Http::Stream => ironflow::WorkerTransport::Streaming,
+                _ => ironflow::WorkerTransport::Polling,
+            };
             let worker = ironflow::Worker::new(registry)
+                .transport(transport)
                 .server_url(&base)
                 .max_concurrent_jobs(64)
                 .poll_wait(Duration::from_secs(5));
@@ -397,6 +406,8 @@ async fn main() {
     let batched = measure(Durability::Batched, "batched").await;
     let pull_strict = measure_http(Durability::Strict, Http::Pull, "pull-strict").await;
     let pull_batched = measure_http(Durability::Batched, Http::Pull, "pull-batched").await;
+    let stream_strict = measure_http(Durability::Strict, Http::Stream, "stream-strict").await;
+    let stream_batched = measure_http(Durability::Batched, Http::Stream, "stream-batched").await;
     let push_strict = measure_http(Durability::Strict, Http::Push, "push-strict").await;
     let push_batched = measure_http(Durability::Batched, Http::Push, "push-batched").await;
     let replay = replay_100().await;
@@ -449,7 +460,8 @@ async fn main() {
         "steps/s",
     );
     for (name, s, b) in [
-        ("pull worker", &pull_strict, &pull_batched),
+        ("pull worker, REST polling", &pull_strict, &pull_batched),
+        ("pull worker, stream", &stream_strict, &stream_batched),
         ("push app", &push_strict, &push_batched),
     ] {
         out += &row(

@@ -1,5 +1,7 @@
-//! Pull mode: a [`Worker`] polls the engine for jobs over REST and runs them
-//! in-process (seed *Pull Mode (createWorker)*, `shared/spec/wire-protocol.md` §3).
+//! Pull mode: a [`Worker`] gets jobs from the engine and runs them in-process
+//! (seed *Pull Mode (createWorker)* and *Streaming Worker*,
+//! `shared/spec/wire-protocol.md` §3 and §4): by REST long polling (the
+//! default) or on one worker stream ([`WorkerTransport::Streaming`]).
 //!
 //! Use it for long-running work with no request timeout, or where the engine
 //! cannot reach your code. Each job goes through the same replay machine as
@@ -12,7 +14,10 @@
 //!
 //! Lifecycle (§3.1): register every function (`RegisterFunction`, preferred
 //! mode pull), register the worker, then heartbeat and long-poll side by
-//! side, at most [`Worker::max_concurrent_jobs`] jobs at once. On a failure
+//! side, at most [`Worker::max_concurrent_jobs`] jobs at once. On the stream
+//! (§4) the worker registers in the stream's first message, the engine
+//! pushes jobs up to that bound, and a strict step waits for the engine's
+//! `step_ack` instead of a checkpoint's 2xx. On a failure
 //! the worker waits [`Worker::reconnect_delay`] and starts over; when the
 //! engine forgets the worker (404) it registers again at once; a 401 or 403
 //! ends [`Worker::run`] with an error.
@@ -190,9 +195,21 @@ impl Worker {
     /// How jobs reach the worker (default [`WorkerTransport::Polling`]; the
     /// Node SDK's `transport` option). [`WorkerTransport::Streaming`] keeps
     /// one HTTP/2 stream open to the engine instead of a request per poll,
-    /// ack and checkpoint; [`Worker::poll_wait`] does not apply to it, and
-    /// the engine's `registered` reply may shorten
-    /// [`Worker::heartbeat_interval`].
+    /// ack and checkpoint. [`Worker::poll_wait`] and
+    /// [`Worker::checkpoint_interval`] do not apply to it (a batched
+    /// function's steps travel with its end), and the engine's `registered`
+    /// reply may shorten [`Worker::heartbeat_interval`].
+    ///
+    /// ```no_run
+    /// use ironflow::{Registry, Worker, WorkerTransport};
+    ///
+    /// # async fn run(registry: Registry) -> ironflow::Result<()> {
+    /// Worker::new(registry)
+    ///     .transport(WorkerTransport::Streaming)
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
     pub fn transport(mut self, transport: WorkerTransport) -> Self {
         self.config.transport = transport;
         self

@@ -387,7 +387,9 @@ impl Session {
                 tokio::spawn(self.clone().heartbeat(heartbeat));
             }
             In::JobAck(ack) => {
-                tokio::spawn(self.clone().ack(ack));
+                if !self.holds(&ack.job_id, ack.execution_seq, &ack.lease_token) {
+                    tokio::spawn(self.clone().refuse_ack(ack.job_id));
+                }
             }
             In::JobNack(nack) => {
                 let held = self.holds(&nack.job_id, nack.execution_seq, &nack.lease_token);
@@ -427,24 +429,13 @@ impl Session {
     }
 
     /// An ack of a job this stream does not hold (any more): the worker
-    /// must not run it.
-    async fn ack(self: Arc<Session>, ack: proto::JobAck) {
-        let run_id = self.jobs().get(&ack.job_id).map(|job| job.run_id.clone());
-        let held = match run_id {
-            Some(run_id) if self.holds(&ack.job_id, ack.execution_seq, &ack.lease_token) => {
-                let fence = Some((ack.execution_seq, ack.lease_token.clone()));
-                let store = self.state.engine.store();
-                matches!(
-                    store.fence(&run_id, &self.worker_id, fence).await,
-                    Ok(Fence::Held)
-                )
-            }
-            _ => false,
-        };
-        if !held {
-            self.cancel(&ack.job_id, "the job was re-leased or has ended")
-                .await;
-        }
+    /// must not run it. The stream's own record decides: the worker does
+    /// not wait for an answer, so a look at the store would come after its
+    /// first step started anyway, and every step it reports is fenced in
+    /// the transaction that journals it.
+    async fn refuse_ack(self: Arc<Session>, job_id: String) {
+        self.cancel(&job_id, "the job was re-leased or has ended")
+            .await;
     }
 
     async fn heartbeat(self: Arc<Session>, heartbeat: proto::WorkerHeartbeat) {

@@ -38,6 +38,17 @@ async fn engine(test: &str, registry: Registry) -> Engine {
         .expect("engine starts")
 }
 
+/// The names of a run's journaled steps, in journal order.
+async fn step_names(engine: &Engine, run_id: &str) -> Vec<String> {
+    engine
+        .steps(run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect()
+}
+
 #[ironflow::function(id = "square", trigger = "square.requested")]
 async fn square(ctx: Ctx) -> ironflow::Result<u64> {
     let n = ctx.event().data["n"].as_u64().unwrap_or(0);
@@ -223,12 +234,18 @@ async fn a_terminal_failure_is_recorded_with_its_compensations_in_reverse() {
         .unwrap()
         .run_ids[0]
         .clone();
-    let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
-    assert_eq!(run.status, RunStatus::Failed);
+    saga_failed_with_compensations(&engine, &run_id).await;
+}
+
+/// The `saga` run failed at once, its two compensations journaled after
+/// the failed step, in reverse.
+async fn saga_failed_with_compensations(engine: &Engine, run_id: &str) {
+    let run = engine.wait_for_run(run_id, WAIT).await.unwrap();
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
     assert_eq!(run.attempt, 1, "terminal errors are not retried");
     assert_eq!(run.error.as_ref().unwrap()["code"], "STEP_FAILED");
     let steps: Vec<_> = engine
-        .steps(&run_id)
+        .steps(run_id)
         .await
         .unwrap()
         .into_iter()
@@ -793,13 +810,7 @@ mod pull {
         assert_eq!(run.status, RunStatus::Completed);
         assert_eq!(run.output, Some(json!({ "sum": 3 })));
         assert_eq!(run.fingerprint.as_deref(), Some("00000000000000ab"));
-        let names: Vec<_> = engine
-            .steps(&run_id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
+        let names = step_names(&engine, &run_id).await;
         assert_eq!(names, ["a", "b"]);
         // The run has ended: the same report again is stale.
         let (status, body) = api.put(&job_path, done).await;
@@ -1395,13 +1406,7 @@ mod worker {
             run.fingerprint.as_deref(),
             Some(format!("{:016x}", everything().fingerprint()).as_str())
         );
-        let names: Vec<String> = engine
-            .steps(&run_id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
+        let names = step_names(&engine, &run_id).await;
         for step in ["first", "short-nap", "approval", "square", "left", "right"] {
             assert!(names.iter().any(|n| n == step), "{step} missing: {names:?}");
         }
@@ -1434,27 +1439,52 @@ mod worker {
             .unwrap()
             .run_ids[0]
             .clone();
-        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
-        assert_eq!(run.status, RunStatus::Failed, "{run:?}");
-        assert_eq!(run.attempt, 1, "terminal errors are not retried");
-        let steps: Vec<_> = engine
-            .steps(&run_id)
+        saga_failed_with_compensations(&engine, &run_id).await;
+        handle.drain().await;
+        running.await.unwrap().unwrap();
+    }
+
+    /// A step body that outlasts any test.
+    #[ironflow::function(id = "stuck", trigger = "stuck.started")]
+    async fn stuck(ctx: Ctx) -> ironflow::Result<()> {
+        ctx.run("forever", || async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelling_a_streamed_run_aborts_its_job_on_the_worker() {
+        let (engine, _base, handle, running) = connected(
+            "worker-stream-cancel",
+            Registry::new().register(stuck),
+            WorkerTransport::Streaming,
+        )
+        .await;
+        let run_id = engine
+            .emit("stuck.started", json!({}))
             .await
             .unwrap()
-            .into_iter()
-            .map(|s| (s.name, s.kind, s.status))
-            .collect();
-        let expect = |n: &str, k: &str, s: &str| (n.to_string(), k.to_string(), s.to_string());
-        assert_eq!(
-            steps,
-            [
-                expect("reserve", "run", "completed"),
-                expect("charge", "run", "completed"),
-                expect("ship", "run", "failed"),
-                expect("compensate:charge", "compensate", "completed"),
-                expect("compensate:reserve", "compensate", "completed"),
-            ]
-        );
+            .run_ids[0]
+            .clone();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while handle.active_jobs() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the job never started"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        engine.cancel(&run_id, "operator").await.unwrap();
+        while handle.active_jobs() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the cancelled job kept running"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(step_names(&engine, &run_id).await.is_empty());
         handle.drain().await;
         running.await.unwrap().unwrap();
     }

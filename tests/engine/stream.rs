@@ -202,13 +202,7 @@ async fn a_stream_gets_jobs_journals_acked_steps_and_completes_them() {
     let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({ "result": 15 })));
-    let names: Vec<String> = engine
-        .steps(&run_id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+    let names = step_names(&engine, &run_id).await;
     assert_eq!(names, ["double", "add"], "the forged step is not journaled");
 }
 
@@ -309,4 +303,26 @@ async fn a_stream_must_begin_with_register_and_speak_protobuf() {
     assert_eq!(json.status(), 415);
     let body: Value = json.json().await.unwrap();
     assert_eq!(body["code"], "unimplemented");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cancelled_while_a_stream_holds_it_is_cancelled_on_the_worker() {
+    let (engine, base) = raw_engine("stream-cancel").await;
+    let mut stream = RawStream::open(&base).await;
+    stream.register("raw-c", 1).await;
+    let run_id = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    let job = stream.job().await;
+    stream.send(ack(&job)).await;
+    engine.cancel(&run_id, "operator").await.unwrap();
+    match stream.next().await {
+        Some(In::Cancel(cancel)) => assert_eq!(cancel.job_id, job.job_id),
+        other => panic!("expected a cancel, got {other:?}"),
+    }
+    // The slot is free again: the next run comes to this worker.
+    let next = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    assert_eq!(stream.job().await.run_id, next);
+    assert_eq!(
+        engine.run(&run_id).await.unwrap().unwrap().status,
+        RunStatus::Cancelled
+    );
 }

@@ -489,12 +489,11 @@ fn accept(rt: &Arc<Runtime>, raw: serde_json::Value) {
         tracing::info!(job_id = %job.job_id, "not starting a job polled while draining; its lease will expire");
         return;
     }
-    let span = tracing::info_span!(
-        "ironflow.worker.job",
-        job_id = %job.job_id,
-        run_id = %job.run_id,
-        function_id = %job.function_id,
-        attempt = job.attempt
+    let span = job_span(
+        &job.job_id,
+        &job.run_id,
+        &job.function_id,
+        job.attempt.into(),
     );
     let job_id = job.job_id.clone();
     let task_rt = rt.clone();
@@ -503,6 +502,16 @@ fn accept(rt: &Arc<Runtime>, raw: serde_json::Value) {
         &job_id,
         async move { job::run(&task_rt, job).await }.instrument(span),
     );
+}
+
+/// The span a job's task runs in.
+pub(super) fn job_span(
+    job_id: &str,
+    run_id: &str,
+    function_id: &str,
+    attempt: i64,
+) -> tracing::Span {
+    tracing::info_span!("ironflow.worker.job", job_id, run_id, function_id, attempt)
 }
 
 /// Starts `task` as the job `job_id`, counted among the active jobs until

@@ -65,6 +65,14 @@ impl Workers {
             .cloned()
     }
 
+    /// Registers (or registers again) the worker `id`.
+    fn insert(&self, id: &str, info: WorkerInfo) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_owned(), info);
+    }
+
     fn touch(&self, id: &str, active: Option<u32>) -> bool {
         let mut workers = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match workers.get_mut(id) {
@@ -124,12 +132,7 @@ pub(super) async fn register_worker(
         last_seen_ms: now_ms(),
         active_jobs: 0,
     };
-    state
-        .workers
-        .0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(worker_id.clone(), info);
+    state.workers.insert(&worker_id, info);
     tracing::info!(worker_id, "worker registered");
     axum::Json(json!({ "worker_id": worker_id, "heartbeat_interval_ms": 30_000 })).into_response()
 }

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
-use super::lifecycle::{End, Phase, Runtime, register_functions, spawn_job};
+use super::lifecycle::{End, Phase, Runtime, job_span, register_functions, spawn_job};
 
 mod convert;
 
@@ -354,12 +354,11 @@ impl Session {
             lease_token: job.lease_token.clone(),
             started_at: proto::Timestamp::from_system_time(rt.now()),
         };
-        let span = tracing::info_span!(
-            "ironflow.worker.job",
-            job_id = %job.job_id,
-            run_id = %job.run_id,
-            function_id = %job.function_id,
-            attempt = job.attempt
+        let span = job_span(
+            &job.job_id,
+            &job.run_id,
+            &job.function_id,
+            job.attempt.into(),
         );
         let job_id = job.job_id.clone();
         let task = run_job(rt.clone(), self.link.clone(), job).instrument(span);

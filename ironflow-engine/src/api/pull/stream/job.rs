@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 
 use super::Session;
 use super::convert::{completed_step, error_info, executed_step, failed_step, yield_info};
+use crate::RunStatus;
 use crate::api::pull::jobs::report;
 use crate::now_ms;
-use crate::store::{Fence, Store};
+use crate::store::{Fence, Run, Store};
 
 /// One job's messages, applied in order.
 pub(super) struct JobRun {
@@ -24,9 +25,30 @@ pub(super) struct JobRun {
 }
 
 impl JobRun {
+    /// Applies the job's messages until its end; cancels it on the worker
+    /// when the run stops running meanwhile (cancelled through the API, a
+    /// function timeout, its lease recovered).
     pub(super) async fn serve(self, mut rx: mpsc::UnboundedReceiver<In>) {
         let mut names: HashMap<String, String> = HashMap::new();
-        while let Some(first) = rx.recv().await {
+        let scheduler = self.session.state.engine.scheduler().clone();
+        let watch = scheduler.watchers().watch(&self.run_id);
+        loop {
+            let changed = watch.changed();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            let first = tokio::select! {
+                first = rx.recv() => match first {
+                    Some(first) => first,
+                    None => return,
+                },
+                () = changed => {
+                    if self.stopped_running(watch.latest()).await {
+                        self.session.cancel(&self.job_id, "the run is no longer running").await;
+                        return;
+                    }
+                    continue;
+                }
+            };
             // Everything already received is written at once.
             let mut batch = vec![first];
             while let Ok(more) = rx.try_recv() {
@@ -66,6 +88,21 @@ impl JobRun {
                 }
             }
         }
+    }
+
+    /// Whether the run has left `running` (`latest`, or the store's row).
+    async fn stopped_running(&self, latest: Option<Run>) -> bool {
+        let run = match latest {
+            Some(run) => Some(run),
+            None => match self.session.state.engine.run(&self.run_id).await {
+                Ok(run) => run,
+                Err(e) => {
+                    tracing::warn!(run_id = self.run_id, error = %e, "reading a streamed job's run failed");
+                    return false;
+                }
+            },
+        };
+        run.is_none_or(|run| run.status != RunStatus::Running)
     }
 
     /// Journals steps of a running job and acknowledges each; `false` when

@@ -267,12 +267,7 @@ impl Session {
             last_seen_ms: now_ms(),
             active_jobs: 0,
         };
-        state
-            .workers
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(register.worker_id.clone(), info);
+        state.workers.insert(&register.worker_id, info);
         tracing::info!(
             worker_id = register.worker_id,
             "streaming worker registered"

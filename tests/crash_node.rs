@@ -4,7 +4,12 @@
 //! fsynced) to a log before the step returns, so the test can tell a
 //! re-execution from a replay.
 //!
-//! Usage: `CRASH_LOG=<execution log> ironflow-crash-node <db> <runs>`
+//! With `CRASH_MODE=stream` the function is not linked into the engine: the
+//! node serves the engine's API on loopback (pull leases of 1 s) and runs
+//! the function in the SDK's streaming `Worker` in the same process, which
+//! registers it; a kill then stops engine and worker mid-stream together.
+//!
+//! Usage: `CRASH_LOG=<execution log> [CRASH_MODE=stream] ironflow-crash-node <db> <runs>`
 
 use std::io::Write;
 use std::time::Duration;
@@ -59,9 +64,15 @@ async fn main() {
         max_concurrent_runs: 8,
         ..EngineConfig::default()
     };
-    let engine = Engine::start(Registry::new().register(five_steps), config)
-        .await
-        .expect("engine starts");
+    let streamed = std::env::var("CRASH_MODE").is_ok_and(|m| m == "stream");
+    let linked = match streamed {
+        true => Registry::new(),
+        false => Registry::new().register(five_steps),
+    };
+    let engine = Engine::start(linked, config).await.expect("engine starts");
+    if streamed {
+        stream_worker(&engine).await;
+    }
     for i in 0..runs {
         let options = EmitOptions {
             idempotency_key: Some(format!("crash-{i}")),
@@ -91,5 +102,41 @@ async fn main() {
             std::process::exit(1);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Serves the engine's API on loopback and runs `five-steps` in the SDK's
+/// streaming worker; returns once the function is registered (an emit
+/// before would store its event with no run, and the idempotent re-emits of
+/// later starts would never create one).
+async fn stream_worker(engine: &Engine) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    let router = ironflow_engine::api::router_with_lease(
+        engine.clone(),
+        ironflow_engine::api::DEFAULT_MAX_BODY_BYTES,
+        Duration::from_secs(1),
+    );
+    tokio::spawn(ironflow_engine::api::serve(listener, router));
+    let worker = ironflow::Worker::new(Registry::new().register(five_steps))
+        .server_url(&base)
+        .transport(ironflow::WorkerTransport::Streaming)
+        .max_concurrent_jobs(8)
+        .heartbeat_interval(Duration::from_millis(200))
+        .reconnect_delay(Duration::from_millis(100));
+    tokio::spawn(worker.run());
+    let client = ironflow::Client::builder()
+        .server_url(&base)
+        .api_key("")
+        .build()
+        .expect("client");
+    loop {
+        let functions = client.list_functions().await.unwrap_or_default();
+        if functions.iter().any(|f| f["id"] == "five-steps") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

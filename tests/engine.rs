@@ -953,19 +953,43 @@ mod crash {
         }
     }
 
-    fn node(db: &std::path::Path, log: &std::path::Path) -> Command {
+    /// Where the crash node runs its function.
+    #[derive(Clone, Copy, Debug)]
+    enum Mode {
+        /// Linked into the engine.
+        InProcess,
+        /// In the SDK's streaming worker, over the worker stream.
+        Stream,
+    }
+
+    fn node(db: &std::path::Path, log: &std::path::Path, mode: Mode) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ironflow-crash-node"));
         cmd.arg(db)
             .arg(RUNS.to_string())
             .env("CRASH_LOG", log)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        if let Mode::Stream = mode {
+            cmd.env("CRASH_MODE", "stream");
+        }
         cmd
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sigkill_at_seeded_points_loses_and_duplicates_nothing() {
-        let db = temp_db("crash");
+        crash_test("crash", Mode::InProcess).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sigkill_of_a_streaming_worker_and_its_engine_loses_and_duplicates_nothing() {
+        crash_test("crash-stream", Mode::Stream).await;
+    }
+
+    /// Kills the node at seeded points, restarts it on the same database
+    /// until every run completed, and checks the journal against the log
+    /// of step executions.
+    async fn crash_test(test: &str, mode: Mode) {
+        let db = temp_db(test);
         let log = db.with_file_name("executions.log");
         let mut rng = Seeded(0x5eed_1234_abcd_0042);
         let mut kills = 0;
@@ -976,7 +1000,7 @@ mod crash {
                 spawns < KILLS * 4,
                 "the workload finished before {KILLS} kills landed mid-flight"
             );
-            let mut child = node(&db, &log).spawn().expect("spawn the crash node");
+            let mut child = node(&db, &log, mode).spawn().expect("spawn the crash node");
             tokio::time::sleep(Duration::from_millis(rng.next(40, 220))).await;
             if child.try_wait().unwrap().is_none() {
                 child.kill().expect("SIGKILL");
@@ -985,7 +1009,7 @@ mod crash {
             child.wait().unwrap();
         }
         // Restart on the same database and let everything finish.
-        let mut last = tokio::process::Command::from(node(&db, &log))
+        let mut last = tokio::process::Command::from(node(&db, &log, mode))
             .spawn()
             .unwrap();
         let status = tokio::time::timeout(Duration::from_secs(120), last.wait())
@@ -1063,7 +1087,7 @@ mod crash {
             assert_eq!(run.output, Some(prev));
         }
         eprintln!(
-            "crash test: {kills} SIGKILLs in {spawns} starts, {RUNS} runs completed, {reexecuted} re-executions of steps \
+            "crash test ({mode:?}): {kills} SIGKILLs in {spawns} starts, {RUNS} runs completed, {reexecuted} re-executions of steps \
              that had run but were not yet journaled"
         );
     }

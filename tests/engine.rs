@@ -1513,6 +1513,69 @@ mod worker {
         running.await.unwrap().unwrap();
     }
 
+    /// Executions of `slow_once`'s step; the first outlasts its lease.
+    static SLOW_EXECUTIONS: AtomicU32 = AtomicU32::new(0);
+
+    #[ironflow::function(id = "slow-once", trigger = "slow.started")]
+    async fn slow_once(ctx: Ctx) -> ironflow::Result<u32> {
+        ctx.run("work", || async {
+            let n = SLOW_EXECUTIONS.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == 1 {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_streamed_job_whose_lease_runs_out_is_abandoned_and_its_run_leased_again() {
+        // Leases of 300 ms, heartbeats every second: the first execution's
+        // lease runs out while its step sleeps.
+        let engine = engine("worker-stream-lease", Registry::new()).await;
+        let router = ironflow_engine::api::router_with_lease(
+            engine.clone(),
+            4 << 20,
+            Duration::from_millis(300),
+        );
+        let base = serve_on_loopback(router).await;
+        let worker = ironflow::Worker::new(Registry::new().register(slow_once))
+            .server_url(&base)
+            .transport(WorkerTransport::Streaming)
+            .max_concurrent_jobs(1)
+            .heartbeat_interval(Duration::from_secs(1));
+        let handle = worker.handle();
+        let running = tokio::spawn(worker.run());
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let run_id = loop {
+            let emitted = engine.emit("slow.started", json!({})).await.unwrap();
+            if let Some(run) = emitted.run_ids.first() {
+                break run.clone();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never registered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // The worker's one slot is taken until the engine, answering a
+        // heartbeat, calls the first lease stale: then the run is leased
+        // again to the same worker and completes with the second execution.
+        let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        assert_eq!(run.output, Some(json!(2)));
+        assert_eq!(step_names(&engine, &run_id).await, ["work"]);
+        // The first execution is abandoned on the worker: told by the
+        // engine, it frees its slot without reporting anything.
+        while handle.active_jobs() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the job that lost its lease kept running"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(SLOW_EXECUTIONS.load(Ordering::SeqCst), 2);
+        handle.drain().await;
+        running.await.unwrap().unwrap();
+    }
+
     /// The engine the `journaled` function looks into.
     static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
 

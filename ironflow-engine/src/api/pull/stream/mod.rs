@@ -454,8 +454,16 @@ impl Session {
                     renew.push(run_id.clone());
                     proto::LEASE_REFRESHED
                 }
-                Ok(Fence::Stale) => proto::LEASE_STALE,
-                Ok(Fence::Unknown) => proto::LEASE_UNKNOWN,
+                // The worker abandons these without a word (§4.7): their
+                // slots are free again.
+                Ok(Fence::Stale) => {
+                    self.forget(&job.job_id);
+                    proto::LEASE_STALE
+                }
+                Ok(Fence::Unknown) => {
+                    self.forget(&job.job_id);
+                    proto::LEASE_UNKNOWN
+                }
                 Err(e) => {
                     tracing::warn!(run_id, error = %e, "reading a lease failed");
                     continue;
@@ -474,6 +482,13 @@ impl Session {
         }
         self.send(Out::LeaseRefresh(proto::LeaseRefreshResult { segments }))
             .await;
+    }
+
+    /// Drops a job the worker abandons (its task ends with its channel).
+    fn forget(&self, job_id: &str) {
+        if self.jobs().remove(job_id).is_some() {
+            self.freed.notify_one();
+        }
     }
 
     async fn cancel(&self, job_id: &str, reason: &str) {

@@ -1576,6 +1576,60 @@ mod worker {
         running.await.unwrap().unwrap();
     }
 
+    /// Opened by the test: the `gated` step waits for it.
+    static GATE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+    #[ironflow::function(id = "gated", trigger = "gated.started")]
+    async fn gated(ctx: Ctx) -> ironflow::Result<String> {
+        ctx.run("wait-for-gate", || async {
+            GATE.notified().await;
+            Ok("through".to_string())
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_streaming_worker_finishes_its_job_when_the_engine_drains_it() {
+        let (engine, _base, handle, running) = connected(
+            "worker-stream-drain",
+            Registry::new().register(gated),
+            WorkerTransport::Streaming,
+        )
+        .await;
+        let run_id = engine
+            .emit("gated.started", json!({}))
+            .await
+            .unwrap()
+            .run_ids[0]
+            .clone();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while handle.active_jobs() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the job never started"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let draining = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.drain_workers(WAIT).await }
+        });
+        // The worker is told to drain while its job waits at the gate.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!draining.is_finished(), "the job is still running");
+        GATE.notify_one();
+        // It finishes the job, reports it, and closes its stream.
+        tokio::time::timeout(WAIT, draining)
+            .await
+            .expect("the drain ends")
+            .unwrap();
+        let run = engine.run(&run_id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        assert_eq!(run.output, Some(json!("through")));
+        handle.stop();
+        running.await.unwrap().unwrap();
+    }
+
     /// The engine the `journaled` function looks into.
     static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
 

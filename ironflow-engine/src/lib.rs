@@ -384,6 +384,29 @@ impl Engine {
             .await
     }
 
+    /// Asks every streaming worker to drain (`shutdown`, §4.3: finish the
+    /// jobs it runs, take no new one, then close its stream) and resolves
+    /// when none is connected any more, or after `timeout`. No new job goes
+    /// to a stream from then on. For an orderly stop: drain, then
+    /// [`Engine::shutdown`]; `ironflow serve` does so on SIGINT or SIGTERM.
+    ///
+    /// ```no_run
+    /// # async fn stop(engine: ironflow_engine::Engine) {
+    /// use std::time::Duration;
+    ///
+    /// engine.drain_workers(Duration::from_secs(30)).await;
+    /// engine.shutdown();
+    /// # }
+    /// ```
+    pub async fn drain_workers(&self, timeout: Duration) {
+        let streams = &self.scheduler.streams;
+        streams.send_modify(|s| {
+            s.drain.get_or_insert(timeout);
+        });
+        let mut open = streams.subscribe();
+        let _ = tokio::time::timeout(timeout, open.wait_for(|s| s.open == 0)).await;
+    }
+
     /// Stops dispatching; runs in flight are abandoned and recovered on the
     /// next start (their journaled steps are kept).
     pub fn shutdown(&self) {

@@ -92,7 +92,7 @@ fn completes_a_run(dir: &Path, python: &Path, streaming: bool) {
     let server = format!("http://127.0.0.1:{port}");
     let mode = if streaming { "streaming" } else { "polling" };
 
-    let _engine = Kill(
+    let mut engine = Kill(
         Command::new(cli)
             .args(["serve", "--dev", "--port", &port.to_string(), "--db"])
             .arg(dir.join(format!("{mode}.db")))
@@ -162,4 +162,24 @@ fn completes_a_run(dir: &Path, python: &Path, streaming: bool) {
             "{mode}: {step} missing from:\n{inspect}"
         );
     }
+
+    // SIGTERM: the engine tells a streaming worker to drain, waits for its
+    // stream to close (at most 30 s), and exits 0; well before the 30 s,
+    // as the worker closes its stream once drained.
+    run(
+        Command::new("kill").args(["-TERM", &engine.0.id().to_string()]),
+        "kill -TERM",
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = engine.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{mode}: the engine did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{mode}: the engine stopped with {status}");
 }

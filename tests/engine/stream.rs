@@ -326,3 +326,49 @@ async fn a_run_cancelled_while_a_stream_holds_it_is_cancelled_on_the_worker() {
         RunStatus::Cancelled
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_the_workers_tells_each_stream_to_shut_down_and_waits_for_it() {
+    let (engine, base) = raw_engine("stream-drain").await;
+    let mut stream = RawStream::open(&base).await;
+    stream.register("raw-d", 2).await;
+    let run_id = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    let job = stream.job().await;
+    stream.send(ack(&job)).await;
+
+    let draining = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.drain_workers(WAIT).await }
+    });
+    match stream.next().await {
+        Some(In::Shutdown(shutdown)) => {
+            assert_eq!(shutdown.drain_timeout_ms as u128, WAIT.as_millis());
+        }
+        other => panic!("expected a shutdown, got {other:?}"),
+    }
+    // No new job goes to a draining stream; the running one still reports.
+    let queued = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    stream
+        .send(Out::JobCompleted(proto::JobCompleted {
+            job_id: job.job_id.clone(),
+            output_value: Some(proto::from_value(&json!("done"))),
+            execution_seq: job.execution_seq,
+            lease_token: job.lease_token.clone(),
+            ..Default::default()
+        }))
+        .await;
+    let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+    assert_eq!(run.output, Some(json!("done")));
+    assert!(!draining.is_finished(), "the stream is still open");
+    // Handed to the stream as it began to drain, it goes back to the queue.
+    engine
+        .wait_for_status(&queued, RunStatus::Pending, WAIT)
+        .await
+        .unwrap();
+    // The worker closes its stream: the drain is over.
+    drop(stream);
+    tokio::time::timeout(WAIT, draining)
+        .await
+        .expect("the drain ends with the last stream")
+        .unwrap();
+}

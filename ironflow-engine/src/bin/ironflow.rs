@@ -470,9 +470,51 @@ async fn serve(
     let options = api::ApiOptions::default()
         .max_body_bytes(max_body_bytes)
         .auth(mode);
-    api::serve(listener, api::router_with(engine, options))
-        .await
-        .map_err(|e| e.to_string())
+    // Served from a task of its own: it keeps answering while the streaming
+    // workers drain after a stop signal.
+    let server = tokio::spawn(api::serve(
+        listener,
+        api::router_with(engine.clone(), options),
+    ));
+    tokio::select! {
+        served = server => served.map_err(|e| e.to_string())?.map_err(|e| e.to_string()),
+        () = stop_signal() => {
+            eprintln!("stopping: streaming workers finish their jobs (at most {}s)", DRAIN.as_secs());
+            // A second signal stops at once.
+            tokio::select! {
+                () = engine.drain_workers(DRAIN) => {}
+                () = stop_signal() => eprintln!("stopping now"),
+            }
+            engine.shutdown();
+            Ok(())
+        }
+    }
+}
+
+/// How long `serve` lets streaming workers finish their jobs when stopped.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 struct Client {

@@ -54,6 +54,18 @@ pub(crate) struct Scheduler {
     pub(crate) stopped: AtomicBool,
     /// Signalled when functions are registered (the cron loop reschedules).
     pub(crate) functions_changed: Notify,
+    /// Streaming workers connected: how many, and whether they are asked
+    /// to drain (the engine is about to stop).
+    pub(crate) streams: tokio::sync::watch::Sender<Streams>,
+}
+
+/// The engine's worker streams (`WorkerService/Connect`, §4).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Streams {
+    /// Streams open now.
+    pub(crate) open: usize,
+    /// Set once: every stream is told to drain, and given this long.
+    pub(crate) drain: Option<Duration>,
 }
 
 impl fmt::Debug for Scheduler {
@@ -99,6 +111,7 @@ impl Scheduler {
             pollers: Pollers::default(),
             functions_changed: Notify::new(),
             stopped: AtomicBool::new(false),
+            streams: tokio::sync::watch::Sender::new(Streams::default()),
         });
         tokio::spawn(scheduler.clone().run_loop());
         tokio::spawn(cron::run(scheduler.clone()));

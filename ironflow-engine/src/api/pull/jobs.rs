@@ -161,6 +161,7 @@ pub(in crate::api) async fn poll(
         &worker.function_ids,
         available,
         wait,
+        None,
     )
     .await;
     match jobs {
@@ -181,7 +182,8 @@ pub(in crate::api) async fn poll(
 /// Leases up to `available` due runs of the pull functions among
 /// `function_ids` to `worker_id`, waiting up to `wait` for one: handed over
 /// by the emit that starts it, or found after a notification, or when the
-/// next sleeping or waiting run becomes due. Empty when none came in time.
+/// next sleeping or waiting run becomes due. Empty when none came in time,
+/// or when `stop` is notified (with whatever was handed over meanwhile).
 pub(super) async fn lease_jobs(
     state: &ApiState,
     env: &str,
@@ -189,6 +191,7 @@ pub(super) async fn lease_jobs(
     function_ids: &[String],
     available: usize,
     wait: Duration,
+    stop: Option<&tokio::sync::Notify>,
 ) -> Result<Vec<Leased>, StoreError> {
     let scheduler = state.engine.scheduler();
     let function_ids: Vec<String> = function_ids
@@ -235,14 +238,21 @@ pub(super) async fn lease_jobs(
         if let Some(due) = leases.next_due {
             pause = pause.min(Duration::from_millis((due - now_ms()).max(1) as u64));
         }
-        let first = tokio::select! {
-            first = waiting.first() => first,
-            _ = tokio::time::timeout(pause, notified) => None,
+        let stopped = async {
+            match stop {
+                Some(stop) => stop.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        let (first, stopped) = tokio::select! {
+            first = waiting.first() => (first, false),
+            _ = tokio::time::timeout(pause, notified) => (None, false),
+            () = stopped => (None, true),
         };
         // Runs handed over meanwhile join the reply.
         let mut jobs: Vec<Leased> = first.into_iter().collect();
         jobs.extend(waiting.close().await);
-        if !jobs.is_empty() {
+        if !jobs.is_empty() || stopped {
             return Ok(jobs);
         }
     }

@@ -111,6 +111,17 @@ pub(super) async fn session(rt: &Arc<Runtime>) -> End {
         draining: false,
     };
     let end = session.serve(&mut incoming, heartbeat).await;
+    let drained = (session.draining || rt.control.phase() == Phase::Draining)
+        && rt.control.active_jobs() == 0;
+    // The worker's half ends with the last sender.
+    drop(session);
+    if drained {
+        // Dropping the engine's half would reset the stream, maybe before
+        // the last reports went out: wait for the engine to end it, which
+        // it does once it applied everything this worker sent.
+        let rest = async { while let Ok(Some(_)) = incoming.next().await {} };
+        let _ = tokio::time::timeout(REGISTER_TIMEOUT, rest).await;
+    }
     // §4.8: the jobs of a broken stream are abandoned; the engine ends
     // their leases and gives them out again.
     if !matches!(end, End::Done) {

@@ -42,6 +42,7 @@ mod job;
 
 use crate::api::{ApiState, Caller};
 use crate::now_ms;
+use crate::scheduler::Streams;
 use crate::store::{Fence, Leased, Store};
 use convert::assignment;
 use job::JobRun;
@@ -173,17 +174,39 @@ async fn serve(
         Ok(None) => return end(&out, None, "").await,
         Err(e) => return end(&out, Some("invalid_argument"), &e).await,
     };
+    let streams = state.engine.scheduler().streams.clone();
+    let _open = Open::count(&streams);
     let session = Session::register(state, env, register, out.clone()).await;
     let dispatcher = tokio::spawn(session.clone().dispatch());
+    let mut drain = streams.subscribe();
+    let mut told = false;
     let ended = loop {
-        match incoming.next().await {
-            Ok(Some(message)) => session.receive(message),
-            Ok(None) => break None,
-            Err(e) => break Some(e),
+        tokio::select! {
+            message = incoming.next() => match message {
+                Ok(Some(message)) => session.receive(message),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            },
+            // The engine is stopping: no new job; the worker finishes what
+            // it runs and closes the stream (§4.3 `shutdown`).
+            drain_for = async {
+                drain.wait_for(|s| s.drain.is_some()).await.map(|s| s.drain).ok().flatten()
+            }, if !told => {
+                let timeout = drain_for.unwrap_or_default();
+                told = true;
+                session.draining.store(true, Ordering::SeqCst);
+                session
+                    .send(Out::Shutdown(proto::Shutdown {
+                        reason: "the engine is stopping".to_owned(),
+                        drain_timeout_ms: timeout.as_millis().min(i32::MAX as u128) as i32,
+                    }))
+                    .await;
+            }
         }
     };
     session.closed.store(true, Ordering::SeqCst);
     session.freed.notify_one();
+    session.stop.notify_one();
     let _ = dispatcher.await;
     session.release_all().await;
     match ended {
@@ -232,9 +255,31 @@ struct Session {
     max_jobs: usize,
     out: mpsc::Sender<Bytes>,
     jobs: Mutex<HashMap<String, Job>>,
+    /// The jobs' tasks, awaited when the stream ends.
+    tasks: Mutex<tokio::task::JoinSet<()>>,
     /// A job ended (a slot is free) or the stream closed.
     freed: Notify,
+    /// The stream closed: a job fetch in progress returns at once.
+    stop: Notify,
     closed: AtomicBool,
+    /// The engine asked the worker to drain: no new job goes to it.
+    draining: AtomicBool,
+}
+
+/// Counts a stream among the open ones while it lives.
+struct Open(tokio::sync::watch::Sender<Streams>);
+
+impl Open {
+    fn count(streams: &tokio::sync::watch::Sender<Streams>) -> Open {
+        streams.send_modify(|s| s.open += 1);
+        Open(streams.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.send_modify(|s| s.open = s.open.saturating_sub(1));
+    }
 }
 
 /// A job pushed to the worker and not ended yet.
@@ -282,8 +327,11 @@ impl Session {
             max_jobs,
             out,
             jobs: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(tokio::task::JoinSet::new()),
             freed: Notify::new(),
+            stop: Notify::new(),
             closed: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
         });
         session
             .send(Out::Registered(proto::WorkerRegistered {
@@ -309,6 +357,10 @@ impl Session {
     /// Leases jobs while the worker has free slots and pushes them.
     async fn dispatch(self: Arc<Session>) {
         while !self.closed.load(Ordering::SeqCst) {
+            if self.draining.load(Ordering::SeqCst) {
+                let _ = tokio::time::timeout(FETCH_WAIT, self.freed.notified()).await;
+                continue;
+            }
             let free = self.max_jobs.saturating_sub(self.jobs().len());
             if free == 0 {
                 let _ = tokio::time::timeout(FETCH_WAIT, self.freed.notified()).await;
@@ -321,6 +373,7 @@ impl Session {
                 &self.function_ids,
                 free,
                 FETCH_WAIT,
+                Some(&self.stop),
             )
             .await;
             match leased {
@@ -342,7 +395,9 @@ impl Session {
     /// a message about an earlier lease of the run never names this one.
     async fn start(self: &Arc<Session>, leased: Leased) {
         let run_id = leased.claimed.run.id.clone();
-        if self.closed.load(Ordering::SeqCst) {
+        // Handed over while the stream closed or began to drain: back to
+        // the queue for another worker.
+        if self.closed.load(Ordering::SeqCst) || self.draining.load(Ordering::SeqCst) {
             self.release(vec![run_id]).await;
             return;
         }
@@ -365,7 +420,10 @@ impl Session {
             run_id,
             fence: (leased.execution_seq, leased.lease_token),
         };
-        tokio::spawn(run.serve(rx));
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spawn(run.serve(rx));
         self.send(Out::Job(Box::new(assignment))).await;
     }
 
@@ -517,8 +575,14 @@ impl Session {
         self.state.engine.scheduler().wake();
     }
 
+    /// The stream ended: every job's task applies what the worker sent
+    /// before it went (a report among it), then the leases of the jobs that
+    /// did not end go back to the queue.
     async fn release_all(&self) {
+        // Dropping the senders ends each task once its queue is empty.
         let unfinished: Vec<String> = self.jobs().drain().map(|(_, job)| job.run_id).collect();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        while tasks.join_next().await.is_some() {}
         if !unfinished.is_empty() {
             self.release(unfinished).await;
         }

@@ -178,32 +178,36 @@ async fn serve(
     let _open = Open::count(&streams);
     let session = Session::register(state, env, register, out.clone()).await;
     let dispatcher = tokio::spawn(session.clone().dispatch());
-    let mut drain = streams.subscribe();
-    let mut told = false;
+    // The engine is stopping: no new job; the worker finishes what it runs
+    // and closes the stream (§4.3 `shutdown`).
+    let drain = tokio::spawn({
+        let session = session.clone();
+        let mut drain = streams.subscribe();
+        async move {
+            let timeout = drain
+                .wait_for(|s| s.drain.is_some())
+                .await
+                .map(|s| s.drain)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            session.draining.store(true, Ordering::SeqCst);
+            session
+                .send(Out::Shutdown(proto::Shutdown {
+                    reason: "the engine is stopping".to_owned(),
+                    drain_timeout_ms: timeout.as_millis().min(i32::MAX as u128) as i32,
+                }))
+                .await;
+        }
+    });
     let ended = loop {
-        tokio::select! {
-            message = incoming.next() => match message {
-                Ok(Some(message)) => session.receive(message),
-                Ok(None) => break None,
-                Err(e) => break Some(e),
-            },
-            // The engine is stopping: no new job; the worker finishes what
-            // it runs and closes the stream (§4.3 `shutdown`).
-            drain_for = async {
-                drain.wait_for(|s| s.drain.is_some()).await.map(|s| s.drain).ok().flatten()
-            }, if !told => {
-                let timeout = drain_for.unwrap_or_default();
-                told = true;
-                session.draining.store(true, Ordering::SeqCst);
-                session
-                    .send(Out::Shutdown(proto::Shutdown {
-                        reason: "the engine is stopping".to_owned(),
-                        drain_timeout_ms: timeout.as_millis().min(i32::MAX as u128) as i32,
-                    }))
-                    .await;
-            }
+        match incoming.next().await {
+            Ok(Some(message)) => session.receive(message),
+            Ok(None) => break None,
+            Err(e) => break Some(e),
         }
     };
+    drain.abort();
     session.closed.store(true, Ordering::SeqCst);
     session.freed.notify_one();
     session.stop.notify_one();
@@ -420,10 +424,12 @@ impl Session {
             run_id,
             fence: (leased.execution_seq, leased.lease_token),
         };
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .spawn(run.serve(rx));
+        {
+            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            // The set keeps a finished task until it is joined.
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(run.serve(rx));
+        }
         self.send(Out::Job(Box::new(assignment))).await;
     }
 

@@ -12,8 +12,11 @@
 //! `job_completed`, `job_failed` (with the compensations run) or
 //! `step_yielded`. Heartbeats name the running jobs with their fences; a
 //! `cancel`, or a `lease_refresh` that calls a lease stale or unknown,
-//! aborts the job. When the stream breaks, its jobs are abandoned (the
-//! engine gives them to a worker again) and the session starts over.
+//! aborts the job. A drain (the owner's, or the engine's `shutdown`) takes
+//! no new job, lets the running ones report, closes the worker's half and
+//! waits for the engine to end the stream, so no report is cut off. When
+//! the stream breaks, its jobs are abandoned (the engine gives them to a
+//! worker again) and the session starts over.
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;

@@ -11,8 +11,11 @@
 //! and the job's end commit together. Each journaled step is answered with
 //! a `step_ack` once durable: an SDK that waits for it runs strict. A
 //! message whose fence does not hold is not applied; the job is cancelled
-//! on the worker. When the stream ends, the leases of its unfinished jobs
-//! end too, so other workers take them at once.
+//! on the worker, as it is when its run stops running meanwhile (cancelled,
+//! timed out, its lease recovered). [`crate::Engine::drain_workers`] sends
+//! every stream `shutdown`. When a stream ends, its job tasks apply what the
+//! worker sent before it went, then the leases of its unfinished jobs end,
+//! so other workers take them at once.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -36,16 +39,15 @@ use tokio::sync::{Notify, mpsc};
 
 use super::WorkerInfo;
 use super::jobs::lease_jobs;
-
-mod convert;
-mod job;
-
 use crate::api::{ApiState, Caller};
 use crate::now_ms;
 use crate::scheduler::Streams;
 use crate::store::{Fence, Leased, Store};
 use convert::assignment;
 use job::JobRun;
+
+mod convert;
+mod job;
 
 /// The codec this endpoint speaks.
 const CONTENT_TYPE: &str = "application/connect+proto";

@@ -1444,6 +1444,11 @@ mod worker {
         assert_eq!(workers.len(), 1, "{workers:?}");
         let functions = workers[0]["function_ids"].as_array().unwrap();
         assert!(functions.contains(&json!("everything")), "{workers:?}");
+        let connected_by = match transport {
+            WorkerTransport::Streaming => "stream",
+            _ => "polling",
+        };
+        assert_eq!(workers[0]["transport"], connected_by, "{workers:?}");
 
         handle.drain().await;
         running.await.unwrap().unwrap();

@@ -118,7 +118,11 @@ fn completes_a_run(dir: &Path, python: &Path, streaming: bool) {
             .args(["--server", &server, "workers"])
             .output()
             .unwrap();
-        if String::from_utf8_lossy(&out.stdout).contains("py-three-steps") {
+        let listed = String::from_utf8_lossy(&out.stdout);
+        if listed.contains("py-three-steps") {
+            // The listing says how the worker is connected.
+            let transport = if streaming { " stream " } else { " polling " };
+            assert!(listed.contains(transport), "{mode}: {listed}");
             break;
         }
         assert!(

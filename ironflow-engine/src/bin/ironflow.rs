@@ -403,12 +403,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Config { command } => kv_cli::config(&sdk, command).await,
         Command::Workers => {
             let reply = client.get("/api/v1/workers").await?;
-            println!("{:<36} {:<16} {:>6}  functions", "worker", "host", "jobs");
+            println!(
+                "{:<36} {:<16} {:<9} {:>6}  functions",
+                "worker", "host", "transport", "jobs"
+            );
             for w in reply["workers"].as_array().cloned().unwrap_or_default() {
                 println!(
-                    "{:<36} {:<16} {:>6}  {}",
+                    "{:<36} {:<16} {:<9} {:>6}  {}",
                     w["id"].as_str().unwrap_or(""),
                     w["hostname"].as_str().unwrap_or(""),
+                    w["transport"].as_str().unwrap_or(""),
                     format!("{}/{}", w["active_jobs"], w["max_concurrent_jobs"]),
                     w["function_ids"]
                         .as_array()

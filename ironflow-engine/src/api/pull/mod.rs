@@ -50,6 +50,8 @@ pub(crate) struct WorkerInfo {
     pub(crate) version: Value,
     pub(crate) last_seen_ms: i64,
     pub(crate) active_jobs: u32,
+    /// `polling` (REST, §3) or `stream` (§4).
+    pub(crate) transport: &'static str,
 }
 
 /// Workers by id.
@@ -131,6 +133,7 @@ pub(super) async fn register_worker(
         version: request.version,
         last_seen_ms: now_ms(),
         active_jobs: 0,
+        transport: "polling",
     };
     state.workers.insert(&worker_id, info);
     tracing::info!(worker_id, "worker registered");
@@ -190,6 +193,7 @@ pub(super) async fn list_workers(State(state): State<Arc<ApiState>>) -> Response
                 "labels": w.labels,
                 "version": w.version,
                 "last_seen_ms": w.last_seen_ms,
+                "transport": w.transport,
             })
         })
         .collect();

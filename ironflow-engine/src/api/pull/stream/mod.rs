@@ -312,11 +312,13 @@ impl Session {
             max_concurrent_jobs: max_jobs as u32,
             labels: register.labels.clone(),
             hostname: register.hostname.clone(),
-            version: register.version.as_ref().map_or(Value::Null, |v| {
-                serde_json::json!({ "sdk": v.sdk, "runtime": v.runtime, "transport": "stream" })
-            }),
+            version: register.version.as_ref().map_or(
+                Value::Null,
+                |v| serde_json::json!({ "sdk": v.sdk, "runtime": v.runtime }),
+            ),
             last_seen_ms: now_ms(),
             active_jobs: 0,
+            transport: "stream",
         };
         state.workers.insert(&register.worker_id, info);
         tracing::info!(

@@ -384,6 +384,8 @@ impl Session {
     async fn heartbeat(&mut self) {
         let rt = &self.rt;
         self.fences.retain(|id, _| rt.control.runs(id));
+        // Acks an aborted job no longer waits for.
+        self.link.acks().retain(|_, waiter| !waiter.is_closed());
         let jobs: Vec<proto::ActiveJob> = self
             .fences
             .iter()

@@ -1406,6 +1406,20 @@ mod worker {
         (engine, base, handle, running)
     }
 
+    /// Waits (at most `WAIT`) until the worker's number of running jobs
+    /// satisfies `done`.
+    async fn until_active_jobs(
+        handle: &ironflow::worker::WorkerHandle,
+        done: impl Fn(usize) -> bool,
+        what: &str,
+    ) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !done(handle.active_jobs()) {
+            assert!(tokio::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     async fn runs_everything(test: &str, transport: WorkerTransport) {
         let registry = Registry::new().register(everything).register(square);
         let (engine, base, handle, running) = connected(test, registry, transport).await;
@@ -1497,22 +1511,9 @@ mod worker {
             .unwrap()
             .run_ids[0]
             .clone();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while handle.active_jobs() == 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the job never started"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_active_jobs(&handle, |n| n > 0, "the job never started").await;
         engine.cancel(&run_id, "operator").await.unwrap();
-        while handle.active_jobs() > 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the cancelled job kept running"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_active_jobs(&handle, |n| n == 0, "the cancelled job kept running").await;
         assert!(step_names(&engine, &run_id).await.is_empty());
         handle.drain().await;
         running.await.unwrap().unwrap();
@@ -1569,13 +1570,12 @@ mod worker {
         assert_eq!(step_names(&engine, &run_id).await, ["work"]);
         // The first execution is abandoned on the worker: told by the
         // engine, it frees its slot without reporting anything.
-        while handle.active_jobs() > 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the job that lost its lease kept running"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_active_jobs(
+            &handle,
+            |n| n == 0,
+            "the job that lost its lease kept running",
+        )
+        .await;
         assert_eq!(SLOW_EXECUTIONS.load(Ordering::SeqCst), 2);
         handle.drain().await;
         running.await.unwrap().unwrap();
@@ -1607,14 +1607,7 @@ mod worker {
             .unwrap()
             .run_ids[0]
             .clone();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while handle.active_jobs() == 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the job never started"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_active_jobs(&handle, |n| n > 0, "the job never started").await;
         let draining = tokio::spawn({
             let engine = engine.clone();
             async move { engine.drain_workers(WAIT).await }

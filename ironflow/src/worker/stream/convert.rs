@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use super::JobRef;
+use super::job::JobRef;
 use crate::protocol::stream::step_yielded::YieldInfo as ProtoYield;
 use crate::protocol::stream::worker_message::Payload as Out;
 use crate::protocol::stream::{self as proto};

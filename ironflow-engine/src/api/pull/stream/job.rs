@@ -220,9 +220,7 @@ impl JobRun {
                 "a streaming worker's report was not applied"
             );
         }
-        if session.jobs().remove(&self.job_id).is_some() {
-            session.freed.notify_one();
-        }
+        session.forget(&self.job_id);
     }
 
     async fn refuse(&self, step_ids: &[String], reason: &str) {

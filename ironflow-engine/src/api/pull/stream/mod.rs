@@ -262,3 +262,76 @@ impl Drop for Open {
         self.0.send_modify(|s| s.open = s.open.saturating_sub(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use ironflow::protocol::stream::envelope::{COMPRESSED, frame};
+    use ironflow::protocol::stream::worker_message::Payload as In;
+
+    use super::*;
+
+    fn envelope_of(flags: u8, payload: &[u8]) -> Envelope {
+        let mut reader = Reader::new(1 << 20);
+        reader.push(&frame(flags, payload));
+        reader.next_envelope().unwrap().unwrap()
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn ack() -> Vec<u8> {
+        WorkerMessage {
+            payload: Some(In::JobAck(proto::JobAck {
+                job_id: "j".to_owned(),
+                ..Default::default()
+            })),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn gzip_envelopes_are_unzipped_as_official_sdks_send_them() {
+        let codec = Codec {
+            gzip: true,
+            max: 1 << 20,
+        };
+        let message = codec
+            .decode(envelope_of(COMPRESSED, &gzip(&ack())))
+            .unwrap();
+        assert!(matches!(message.payload, Some(In::JobAck(a)) if a.job_id == "j"));
+        // An uncompressed envelope on a gzip stream is read as it is.
+        assert!(codec.decode(envelope_of(0, &ack())).is_ok());
+    }
+
+    #[test]
+    fn bad_envelopes_are_refused_with_what_was_wrong() {
+        let plain = Codec {
+            gzip: false,
+            max: 1 << 20,
+        };
+        let err = plain
+            .decode(envelope_of(COMPRESSED, &gzip(&ack())))
+            .unwrap_err();
+        assert!(err.contains("without Connect-Content-Encoding"), "{err}");
+
+        let small = Codec { gzip: true, max: 8 };
+        let err = small
+            .decode(envelope_of(COMPRESSED, &gzip(&[0u8; 64])))
+            .unwrap_err();
+        assert!(err.contains("over the limit of 8 bytes"), "{err}");
+
+        let err = plain.decode(envelope_of(0, b"\xff\xff\xff")).unwrap_err();
+        assert!(err.contains("not a WorkerMessage"), "{err}");
+        let gz = Codec {
+            gzip: true,
+            max: 1 << 20,
+        };
+        let err = gz.decode(envelope_of(COMPRESSED, b"not gzip")).unwrap_err();
+        assert!(err.contains("does not gunzip"), "{err}");
+    }
+}

@@ -22,18 +22,13 @@ struct RawStream {
 impl RawStream {
     async fn open(base: &str) -> RawStream {
         let (tx, rx) = mpsc::channel::<Bytes>(64);
-        let body = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv()
-                .await
-                .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-        });
         let response = reqwest::Client::builder()
             .http2_prior_knowledge()
             .build()
             .unwrap()
             .post(format!("{base}{CONNECT_PATH}"))
             .header("content-type", "application/connect+proto")
-            .body(reqwest::Body::wrap_stream(body))
+            .body(reqwest::Body::wrap_stream(envelope::body(rx)))
             .send()
             .await
             .unwrap();

@@ -2,7 +2,11 @@
 //! flag byte (bit 0 compressed, bit 1 end of stream), the payload's length
 //! as four big-endian bytes, the payload.
 
-use bytes::{Buf, BytesMut};
+use std::convert::Infallible;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::sync::mpsc;
 
 /// Flag bit: the payload is compressed (with the stream's
 /// `Connect-Content-Encoding`).
@@ -28,6 +32,14 @@ pub fn message(message: &impl prost::Message) -> Vec<u8> {
     out.extend_from_slice(&(len as u32).to_be_bytes());
     message.encode(&mut out).expect("a Vec grows to any length");
     out
+}
+
+/// One half of a stream as an HTTP body: the envelopes sent to `rx`'s
+/// sender, in order; the body ends when every sender is dropped.
+pub fn body(rx: mpsc::Receiver<Bytes>) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|frames| (Ok(frames), rx))
+    })
 }
 
 /// The end-of-stream envelope: `{}`, or the error `{code, message}` in

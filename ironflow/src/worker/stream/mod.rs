@@ -19,7 +19,6 @@
 //! worker again) and the session starts over.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,9 +56,6 @@ pub(super) async fn session(rt: &Arc<Runtime>) -> End {
         return end;
     }
     let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
-    });
     let link = Arc::new(Link {
         out: tx,
         acks: Mutex::default(),
@@ -79,7 +75,7 @@ pub(super) async fn session(rt: &Arc<Runtime>) -> End {
     link.send(register).await;
     let response = match rt
         .transport
-        .open_stream(reqwest::Body::wrap_stream(body))
+        .open_stream(reqwest::Body::wrap_stream(envelope::body(rx)))
         .await
     {
         Ok(response) => response,

@@ -17,7 +17,6 @@
 //! worker sent before it went, then the leases of its unfinished jobs end,
 //! so other workers take them at once.
 
-use std::convert::Infallible;
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -88,12 +87,9 @@ pub(in crate::api) async fn connect(
     let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND);
     let max = state.max_body_bytes;
     tokio::spawn(serve(state, caller.env, body, Codec { gzip, max }, tx));
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
-    });
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        Body::from_stream(frames),
+        Body::from_stream(envelope::body(rx)),
     )
         .into_response()
 }

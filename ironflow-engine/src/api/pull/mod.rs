@@ -127,7 +127,10 @@ pub(super) async fn register_worker(
     };
     let info = WorkerInfo {
         function_ids: request.function_ids,
-        max_concurrent_jobs: request.max_concurrent_jobs.unwrap_or(10).max(1),
+        max_concurrent_jobs: request
+            .max_concurrent_jobs
+            .unwrap_or(ironflow::worker::DEFAULT_MAX_CONCURRENT_JOBS as u32)
+            .max(1),
         labels: request.labels,
         hostname: request.hostname.unwrap_or_else(|| "unknown".to_owned()),
         version: request.version,

@@ -123,23 +123,15 @@ impl JobRun {
                 session.state.lease.as_millis() as i64,
             )
             .await;
-        let error = match saved {
-            Ok(Fence::Held) => None,
+        match saved {
+            Ok(Fence::Held) => self.ack_steps(ids, Ok(())).await,
             Ok(_) => {
-                self.refuse(&ids, "the job was re-leased or has ended")
-                    .await;
+                let reason = "the job was re-leased or has ended";
+                self.ack_steps(ids, Err(reason)).await;
+                session.cancel(&self.job_id, reason).await;
                 return false;
             }
-            Err(e) => Some(e.to_string()),
-        };
-        for step_id in ids {
-            session
-                .send(Out::StepAck(proto::StepAck {
-                    step_id,
-                    accepted: error.is_none(),
-                    error: error.clone().unwrap_or_default(),
-                }))
-                .await;
+            Err(e) => self.ack_steps(ids, Err(&e.to_string())).await,
         }
         true
     }
@@ -204,15 +196,8 @@ impl JobRun {
             Ok(_) => Err("the job was re-leased or has ended".to_owned()),
             Err(e) => Err(e.to_string()),
         };
-        for step_id in ids {
-            session
-                .send(Out::StepAck(proto::StepAck {
-                    step_id,
-                    accepted: applied.is_ok(),
-                    error: applied.clone().err().unwrap_or_default(),
-                }))
-                .await;
-        }
+        self.ack_steps(ids, applied.as_ref().map(drop).map_err(String::as_str))
+            .await;
         if let Err(e) = applied {
             tracing::warn!(
                 job_id = self.job_id,
@@ -223,16 +208,16 @@ impl JobRun {
         session.forget(&self.job_id);
     }
 
-    async fn refuse(&self, step_ids: &[String], reason: &str) {
+    /// Answers each of `step_ids`: journaled, or not and why.
+    async fn ack_steps(&self, step_ids: Vec<String>, journaled: Result<(), &str>) {
         for step_id in step_ids {
             self.session
                 .send(Out::StepAck(proto::StepAck {
-                    step_id: step_id.clone(),
-                    accepted: false,
-                    error: reason.to_owned(),
+                    step_id,
+                    accepted: journaled.is_ok(),
+                    error: journaled.err().unwrap_or_default().to_owned(),
                 }))
                 .await;
         }
-        self.session.cancel(&self.job_id, reason).await;
     }
 }

@@ -59,7 +59,7 @@ impl Session {
     ) -> Arc<Session> {
         let max_jobs = match register.max_concurrent_jobs {
             n if n > 0 => n as usize,
-            _ => 10,
+            _ => ironflow::worker::DEFAULT_MAX_CONCURRENT_JOBS,
         };
         let info = WorkerInfo {
             function_ids: register.function_ids.clone(),
@@ -119,12 +119,8 @@ impl Session {
     /// Leases jobs while the worker has free slots and pushes them.
     pub(super) async fn dispatch(self: Arc<Session>) {
         while !self.closed.load(Ordering::SeqCst) {
-            if self.draining.load(Ordering::SeqCst) {
-                let _ = tokio::time::timeout(FETCH_WAIT, self.freed.notified()).await;
-                continue;
-            }
             let free = self.max_jobs.saturating_sub(self.jobs().len());
-            if free == 0 {
+            if free == 0 || self.draining.load(Ordering::SeqCst) {
                 let _ = tokio::time::timeout(FETCH_WAIT, self.freed.notified()).await;
                 continue;
             }
@@ -203,9 +199,18 @@ impl Session {
             In::Heartbeat(heartbeat) => {
                 tokio::spawn(self.clone().heartbeat(heartbeat));
             }
+            // An ack of a job this stream does not hold (any more): the
+            // worker must not run it. The stream's own record decides: the
+            // worker does not wait for an answer, so a look at the store
+            // would come after its first step started anyway, and every
+            // step it reports is fenced in the transaction that journals it.
             In::JobAck(ack) => {
                 if !self.holds(&ack.job_id, ack.execution_seq, &ack.lease_token) {
-                    tokio::spawn(self.clone().refuse_ack(ack.job_id));
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        me.cancel(&ack.job_id, "the job was re-leased or has ended")
+                            .await;
+                    });
                 }
             }
             In::JobNack(nack) => {
@@ -243,16 +248,6 @@ impl Session {
         self.jobs()
             .get(job_id)
             .is_some_and(|job| job.execution_seq == seq && job.lease_token == token)
-    }
-
-    /// An ack of a job this stream does not hold (any more): the worker
-    /// must not run it. The stream's own record decides: the worker does
-    /// not wait for an answer, so a look at the store would come after its
-    /// first step started anyway, and every step it reports is fenced in
-    /// the transaction that journals it.
-    pub(super) async fn refuse_ack(self: Arc<Session>, job_id: String) {
-        self.cancel(&job_id, "the job was re-leased or has ended")
-            .await;
     }
 
     pub(super) async fn heartbeat(self: Arc<Session>, heartbeat: proto::WorkerHeartbeat) {
@@ -313,16 +308,14 @@ impl Session {
         }
     }
 
+    /// Tells the worker to abandon `job_id`, which no longer counts.
     pub(super) async fn cancel(&self, job_id: &str, reason: &str) {
-        let ended = self.jobs().remove(job_id).is_some();
         self.send(Out::Cancel(proto::CancelJob {
             job_id: job_id.to_owned(),
             reason: reason.to_owned(),
         }))
         .await;
-        if ended {
-            self.freed.notify_one();
-        }
+        self.forget(job_id);
     }
 
     /// Ends the leases of `run_ids` now, so the runs go to a worker again.

@@ -73,6 +73,18 @@ pub struct JournalEntry {
     pub error: Option<Value>,
 }
 
+impl JournalStatus {
+    /// The status as the protocol spells it (`completed`, `failed`,
+    /// `timed_out`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalStatus::Completed => "completed",
+            JournalStatus::Failed => "failed",
+            JournalStatus::TimedOut => "timed_out",
+        }
+    }
+}
+
 fn completed() -> JournalStatus {
     JournalStatus::Completed
 }

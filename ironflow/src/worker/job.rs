@@ -11,7 +11,7 @@ use super::lifecycle::Runtime;
 use super::transport::HttpError;
 use super::wire::{Ack, Fence, JobAssignment, JobUpdate, Report, ReportError};
 use crate::function::Durability;
-use crate::protocol::{InvocationResponse, InvocationStatus, StepResult};
+use crate::protocol::{ErrorInfo, InvocationResponse, InvocationStatus, StepResult};
 use crate::step::execute;
 
 /// Attempts of a terminal report that meets 5xx or network failures.
@@ -112,15 +112,23 @@ fn into_report(response: InvocationResponse) -> (Report, Vec<StepResult>) {
         },
         (InvocationStatus::Yielded, Some(yield_info)) => Report::Yielded { yield_info },
         (InvocationStatus::Failed, _) | (InvocationStatus::Yielded, None) => Report::Failed {
-            error: error.map(ReportError::from).unwrap_or_else(|| ReportError {
-                message: "the function ended without an outcome".to_owned(),
-                code: "INTERNAL".to_owned(),
-                retryable: true,
-                retry_after_ms: None,
-            }),
+            error: ReportError::from(failure(error)),
         },
     };
     (report, steps)
+}
+
+/// The error a failed execution reports: its own, or, when it ended
+/// without one (or yielded without a yield), a retryable internal error.
+pub(super) fn failure(error: Option<ErrorInfo>) -> ErrorInfo {
+    error.unwrap_or_else(|| ErrorInfo {
+        message: "the function ended without an outcome".to_owned(),
+        code: Some("INTERNAL".to_owned()),
+        step_id: None,
+        retryable: true,
+        stack: None,
+        retry_after_ms: None,
+    })
 }
 
 /// Sends a `completed`/`failed`/`yielded` update. `409` means this execution

@@ -227,11 +227,7 @@ pub(super) fn insert_row(
     attempt: u32,
     now_ms: i64,
 ) -> StoreResult<()> {
-    let status = match row.status {
-        JournalStatus::Completed => "completed",
-        JournalStatus::Failed => "failed",
-        JournalStatus::TimedOut => "timed_out",
-    };
+    let status = row.status.as_str();
     let error = row.error.as_ref().map(|e| {
         e.as_str()
             .map(str::to_owned)

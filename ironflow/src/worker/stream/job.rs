@@ -18,6 +18,7 @@ use crate::protocol::stream::worker_message::Payload as Out;
 use crate::protocol::stream::{self as proto};
 use crate::protocol::{InvocationResponse, InvocationStatus, StepResult, StepType};
 use crate::step::{StepSink, execute};
+use crate::worker::job::failure;
 use crate::worker::lifecycle::Runtime;
 
 /// The job and fence every message of a job carries.
@@ -88,21 +89,14 @@ pub(super) async fn run_job(rt: Arc<Runtime>, link: Arc<Link>, job: proto::JobAs
         }
         (InvocationStatus::Yielded, Some(info)) => step_yielded(&target, info, rt.now()),
         (InvocationStatus::Failed, _) | (InvocationStatus::Yielded, None) => {
-            let error = match error {
-                Some(e) => proto::Error {
-                    message: e.message,
-                    code: e.code.unwrap_or_else(|| "ERROR".to_owned()),
-                    stack: e.stack.unwrap_or_default(),
-                    retryable: e.retryable,
-                    details: None,
-                    retry_after_ms: e.retry_after_ms.unwrap_or(0) as i64,
-                },
-                None => proto::Error {
-                    message: "the function ended without an outcome".to_owned(),
-                    code: "INTERNAL".to_owned(),
-                    retryable: true,
-                    ..Default::default()
-                },
+            let e = failure(error);
+            let error = proto::Error {
+                message: e.message,
+                code: e.code.unwrap_or_else(|| "ERROR".to_owned()),
+                stack: e.stack.unwrap_or_default(),
+                retryable: e.retryable,
+                details: None,
+                retry_after_ms: e.retry_after_ms.unwrap_or(0) as i64,
             };
             let steps = compensations.iter().map(executed_step).collect();
             job_failed(&target, error, steps, duration_ms)
@@ -170,10 +164,9 @@ impl StepSink for Sink {
         let link = self.link.clone();
         let job = self.job.clone();
         Box::pin(async move {
-            for step in &steps {
-                if !link.send(step_message(&job, step)).await {
-                    return Err(lost());
-                }
+            let messages = steps.iter().map(|s| step_message(&job, s)).collect();
+            if !link.send_all(messages).await {
+                return Err(lost());
             }
             for rx in waiting {
                 match rx.await {

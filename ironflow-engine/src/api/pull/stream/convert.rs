@@ -32,10 +32,10 @@ pub(super) fn assignment(
             name: row.name.clone(),
             output: proto::struct_from_value(&row.output),
             output_value: Some(proto::from_value(&row.output)),
+            // An empty status is a completed row (§4.5).
             status: match row.status {
                 JournalStatus::Completed => String::new(),
-                JournalStatus::Failed => "failed".to_owned(),
-                JournalStatus::TimedOut => "timed_out".to_owned(),
+                other => other.as_str().to_owned(),
             },
             error_json: row
                 .error

@@ -21,23 +21,73 @@ struct RawStream {
 
 impl RawStream {
     async fn open(base: &str) -> RawStream {
+        RawStream::open_as(base, "application/connect+proto").await
+    }
+
+    async fn open_as(base: &str, content_type: &str) -> RawStream {
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         let response = reqwest::Client::builder()
             .http2_prior_knowledge()
             .build()
             .unwrap()
             .post(format!("{base}{CONNECT_PATH}"))
-            .header("content-type", "application/connect+proto")
+            .header("content-type", content_type)
             .body(reqwest::Body::wrap_stream(envelope::body(rx)))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], content_type);
         RawStream {
             tx,
             response,
             reader: Reader::new(1 << 20),
         }
+    }
+
+    /// A Connect JSON message, as written by hand.
+    async fn send_json(&self, message: Value) {
+        let frame = envelope::frame(0, message.to_string().as_bytes());
+        self.tx.send(Bytes::from(frame)).await.unwrap();
+    }
+
+    /// The next envelope; `None` when the body ends without one.
+    async fn next_envelope(&mut self) -> Option<envelope::Envelope> {
+        loop {
+            if let Some(e) = self.reader.next_envelope().unwrap() {
+                return Some(e);
+            }
+            let chunk = tokio::time::timeout(WAIT, self.response.chunk())
+                .await
+                .expect("the engine answers in time")
+                .unwrap()?;
+            self.reader.push(&chunk);
+        }
+    }
+
+    /// The next envelope's payload; `None` at the end of the stream.
+    async fn next_payload(&mut self) -> Option<Vec<u8>> {
+        let e = self.next_envelope().await?;
+        (!e.end_stream()).then_some(e.payload)
+    }
+
+    /// The end-of-stream envelope's JSON, skipping messages before it.
+    async fn end(&mut self) -> Value {
+        loop {
+            let e = self
+                .next_envelope()
+                .await
+                .expect("an end-of-stream envelope");
+            if e.end_stream() {
+                return serde_json::from_slice(&e.payload).unwrap();
+            }
+        }
+    }
+
+    /// The next engine message in Connect JSON, as JSON.
+    async fn next_json(&mut self) -> Option<Value> {
+        let payload = self.next_payload().await?;
+        Some(serde_json::from_slice(&payload).unwrap())
     }
 
     async fn send(&self, payload: Out) {
@@ -49,19 +99,8 @@ impl RawStream {
 
     /// The next engine message; `None` at the end of the stream.
     async fn next(&mut self) -> Option<In> {
-        loop {
-            if let Some(e) = self.reader.next_envelope().unwrap() {
-                if e.end_stream() {
-                    return None;
-                }
-                return EngineMessage::decode(e.payload.as_slice()).unwrap().payload;
-            }
-            let chunk = tokio::time::timeout(WAIT, self.response.chunk())
-                .await
-                .expect("the engine answers in time")
-                .unwrap()?;
-            self.reader.push(&chunk);
-        }
+        let payload = self.next_payload().await?;
+        EngineMessage::decode(payload.as_slice()).unwrap().payload
     }
 
     async fn register(&mut self, worker_id: &str, max: i32) {
@@ -277,7 +316,7 @@ async fn nacks_heartbeats_and_a_closed_stream_give_leases_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_must_begin_with_register_and_speak_protobuf() {
+async fn a_stream_must_begin_with_register_and_speak_a_connect_codec() {
     let (_engine, base) = raw_engine("stream-bad").await;
     let mut stream = RawStream::open(&base).await;
     stream
@@ -285,19 +324,120 @@ async fn a_stream_must_begin_with_register_and_speak_protobuf() {
         .await;
     assert_eq!(stream.next().await, None, "ended with an error");
 
-    let json = reqwest::Client::builder()
+    let grpc = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
         .unwrap()
         .post(format!("{base}{CONNECT_PATH}"))
-        .header("content-type", "application/connect+json")
-        .body("{}")
+        .header("content-type", "application/grpc")
+        .body("")
         .send()
         .await
         .unwrap();
-    assert_eq!(json.status(), 415);
-    let body: Value = json.json().await.unwrap();
+    assert_eq!(grpc.status(), 415);
+    let body: Value = grpc.json().await.unwrap();
     assert_eq!(body["code"], "unimplemented");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("application/connect+proto or application/connect+json"),
+        "{message}"
+    );
+
+    // JSON that is not a WorkerMessage ends the stream with what was wrong.
+    let mut json = RawStream::open_as(&base, "application/connect+json").await;
+    json.send_json(json!({ "register": { "workerId": "w", "maxConcurrentJobs": "many" } }))
+        .await;
+    let end = json.end().await;
+    assert_eq!(end["error"]["code"], "invalid_argument");
+    let message = end["error"]["message"].as_str().unwrap();
+    assert!(message.contains("not a WorkerMessage in JSON"), "{message}");
+    assert!(message.contains("maxConcurrentJobs"), "{message}");
+}
+
+/// An official SDK speaking Connect JSON (§4.1): camelCase names, int64 as
+/// strings, enums by name, timestamps in RFC 3339, written by hand here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_in_connect_json_runs_a_job_from_register_to_completion() {
+    let (engine, base) = raw_engine("stream-json").await;
+    let mut stream = RawStream::open_as(&base, "application/connect+json").await;
+    stream
+        .send_json(json!({ "register": {
+            "workerId": "json-1", "hostname": "h", "functionIds": ["raw"],
+            "maxConcurrentJobs": 1, "version": { "sdk": "hand", "runtime": "test" },
+        }}))
+        .await;
+    let registered = stream.next_json().await.unwrap();
+    assert_eq!(registered["registered"]["workerId"], "json-1");
+    assert!(
+        registered["registered"]["heartbeatIntervalMs"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+
+    let run_id = engine
+        .emit("raw.go", json!({ "n": 7 }))
+        .await
+        .unwrap()
+        .run_ids[0]
+        .clone();
+    let message = stream.next_json().await.unwrap();
+    let job = &message["job"];
+    assert_eq!(job["runId"], run_id.as_str());
+    assert_eq!(job["functionId"], "raw");
+    assert_eq!(job["event"]["data"], json!({ "n": 7 }));
+    let timestamp = job["event"]["timestamp"].as_str().unwrap();
+    assert!(
+        timestamp.ends_with('Z') && ironflow::protocol::parse_timestamp(timestamp).is_some(),
+        "{timestamp}"
+    );
+    // int64 fields are strings in proto3 JSON.
+    let seq = job["executionSeq"]
+        .as_str()
+        .expect("executionSeq as a string");
+    let token = job["leaseToken"].as_str().unwrap().to_owned();
+    let job_id = job["jobId"].as_str().unwrap().to_owned();
+    let fence = json!({ "executionSeq": seq, "leaseToken": token });
+    let with_fence = |mut body: Value| {
+        body.as_object_mut()
+            .unwrap()
+            .extend(fence.as_object().unwrap().clone());
+        body
+    };
+
+    stream
+        .send_json(json!({ "jobAck": with_fence(json!({ "jobId": job_id, "runId": run_id })) }))
+        .await;
+    stream
+        .send_json(json!({ "stepStarted": with_fence(json!({
+            "jobId": job_id, "stepId": format!("{run_id}:double:0"), "name": "double",
+            "stepType": "STEP_TYPE_INVOKE",
+        }))}))
+        .await;
+    stream
+        .send_json(json!({ "stepCompleted": with_fence(json!({
+            "jobId": job_id, "stepId": format!("{run_id}:double:0"),
+            "outputValue": 14, "durationMs": 3,
+        }))}))
+        .await;
+    let ack = stream.next_json().await.unwrap();
+    assert_eq!(
+        ack,
+        json!({ "stepAck": {
+            "stepId": format!("{run_id}:double:0"), "accepted": true, "error": "",
+        }})
+    );
+    stream
+        .send_json(json!({ "jobCompleted": with_fence(json!({
+            "jobId": job_id, "output": { "result": 14 }, "durationMs": 5,
+        }))}))
+        .await;
+    let run = engine.wait_for_run(&run_id, WAIT).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    assert_eq!(run.output, Some(json!({ "result": 14 })));
+    let steps = engine.steps(&run_id).await.unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].output, Some(json!(14)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

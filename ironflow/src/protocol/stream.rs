@@ -2,8 +2,11 @@
 //! `shared/spec/connect-rpc.md` §4 and `ironflow/v1/worker.proto`):
 //! `ironflow.v1.WorkerService/Connect`, a bidirectional Connect stream of
 //! [`WorkerMessage`]s (worker → engine) and [`EngineMessage`]s (engine →
-//! worker) in binary protobuf. Field numbers are the platform's; the
-//! definitions are ours, derived with `prost`.
+//! worker) in binary protobuf (`application/connect+proto`) or Connect JSON
+//! (`application/connect+json`). Field numbers are the platform's; the
+//! definitions are ours, derived with `prost`, and with `serde` in the
+//! proto3 JSON form (lowerCamelCase names, 64-bit integers as strings,
+//! enums by name, `bytes` in base64, timestamps in RFC 3339).
 //!
 //! [`envelope`] frames them on the stream; [`to_value`] and [`from_value`]
 //! convert `google.protobuf.Value` to and from JSON.
@@ -29,7 +32,8 @@ pub const NACK_AT_CAPACITY: i32 = 1;
 pub const NACK_DRAINING: i32 = 2;
 
 /// `Error` (`ironflow/v1/types.proto`).
-#[derive(Clone, PartialEq, prost::Message)]
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Error {
     /// Message.
     #[prost(string, tag = "1")]
@@ -47,10 +51,12 @@ pub struct Error {
     #[prost(message, optional, tag = "5")]
     pub details: Option<Struct>,
     /// Requested delay before the next attempt.
+    #[serde(alias = "retry_after_ms", with = "json::int64")]
     #[prost(int64, tag = "6")]
     pub retry_after_ms: i64,
 }
 
+mod json;
 mod wkt;
 
 pub use wkt::{

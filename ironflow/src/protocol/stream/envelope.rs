@@ -34,6 +34,12 @@ pub fn message(message: &impl prost::Message) -> Vec<u8> {
     out
 }
 
+/// `message` in Connect JSON, framed, uncompressed.
+pub fn json_message(message: &impl serde::Serialize) -> Vec<u8> {
+    let payload = serde_json::to_vec(message).expect("stream messages always serialize");
+    frame(0, &payload)
+}
+
 /// One half of a stream as an HTTP body: the envelopes sent to `rx`'s
 /// sender, in order; the body ends when every sender is dropped.
 pub fn body(rx: mpsc::Receiver<Bytes>) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {

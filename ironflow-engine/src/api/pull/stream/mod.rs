@@ -1,7 +1,9 @@
 //! The streaming worker, engine side (`shared/spec/wire-protocol.md` §4,
 //! `shared/spec/connect-rpc.md` §1.5, §4): `POST
 //! /ironflow.v1.WorkerService/Connect`, a bidirectional Connect stream in
-//! binary protobuf over HTTP/2 (h2c on `http://`).
+//! binary protobuf (`application/connect+proto`) or Connect JSON
+//! (`application/connect+json`, §4.1) over HTTP/2 (h2c on `http://`); the
+//! engine answers in the codec the worker speaks.
 //!
 //! A connection is a session: the worker registers, then the engine leases
 //! it jobs (as a long poll would, up to its free slots) and pushes them;
@@ -30,7 +32,7 @@ use futures_util::StreamExt;
 use ironflow::protocol::stream::engine_message::Payload as Out;
 use ironflow::protocol::stream::envelope::{self, Envelope, Reader};
 use ironflow::protocol::stream::worker_message::Payload as In;
-use ironflow::protocol::stream::{self as proto, WorkerMessage};
+use ironflow::protocol::stream::{self as proto, EngineMessage, WorkerMessage};
 use prost::Message;
 use tokio::sync::mpsc;
 
@@ -43,8 +45,9 @@ mod session;
 
 use session::Session;
 
-/// The codec this endpoint speaks.
-const CONTENT_TYPE: &str = "application/connect+proto";
+/// The codecs this endpoint speaks: binary protobuf, Connect JSON.
+const PROTO: &str = "application/connect+proto";
+const JSON: &str = "application/connect+json";
 
 /// Engine messages queued for a worker that reads slowly.
 const OUTBOUND: usize = 256;
@@ -63,13 +66,17 @@ pub(in crate::api) async fn connect(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type != CONTENT_TYPE {
-        return connect_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unimplemented",
-            format!("the worker stream speaks {CONTENT_TYPE}, not {content_type:?}"),
-        );
-    }
+    let json = match content_type {
+        PROTO => false,
+        JSON => true,
+        other => {
+            return connect_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unimplemented",
+                format!("the worker stream speaks {PROTO} or {JSON}, not {other:?}"),
+            );
+        }
+    };
     let gzip = match headers
         .get("connect-content-encoding")
         .and_then(|v| v.to_str().ok())
@@ -86,9 +93,10 @@ pub(in crate::api) async fn connect(
     };
     let (tx, rx) = mpsc::channel::<Bytes>(OUTBOUND);
     let max = state.max_body_bytes;
-    tokio::spawn(serve(state, caller.env, body, Codec { gzip, max }, tx));
+    let codec = Codec { gzip, max, json };
+    tokio::spawn(serve(state, caller.env, body, codec, tx));
     (
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        [(header::CONTENT_TYPE, if json { JSON } else { PROTO })],
         Body::from_stream(envelope::body(rx)),
     )
         .into_response()
@@ -103,14 +111,27 @@ fn connect_error(status: StatusCode, code: &str, message: String) -> Response {
         .into_response()
 }
 
-/// How the worker's envelopes are encoded.
+/// How the stream's envelopes are encoded.
 #[derive(Debug, Clone, Copy)]
-struct Codec {
+pub(super) struct Codec {
+    /// The worker's envelopes may be gzipped.
     gzip: bool,
+    /// Largest message, once unzipped.
     max: usize,
+    /// Connect JSON rather than binary protobuf, both ways.
+    json: bool,
 }
 
 impl Codec {
+    /// `message` framed for the worker, uncompressed.
+    pub(super) fn encode(self, message: &EngineMessage) -> Vec<u8> {
+        if self.json {
+            envelope::json_message(message)
+        } else {
+            envelope::message(message)
+        }
+    }
+
     fn decode(self, envelope: Envelope) -> Result<WorkerMessage, String> {
         let payload = match (envelope.compressed(), self.gzip) {
             (false, _) => envelope.payload,
@@ -132,6 +153,10 @@ impl Codec {
                 out
             }
         };
+        if self.json {
+            return serde_json::from_slice(&payload)
+                .map_err(|e| format!("a message is not a WorkerMessage in JSON: {e}"));
+        }
         WorkerMessage::decode(payload.as_slice())
             .map_err(|e| format!("a message is not a WorkerMessage: {e}"))
     }
@@ -169,7 +194,7 @@ async fn serve(
     };
     let streams = state.engine.scheduler().streams.clone();
     let _open = Open::count(&streams);
-    let session = Session::register(state, env, register, out.clone()).await;
+    let session = Session::register(state, env, register, codec, out.clone()).await;
     let dispatcher = tokio::spawn(session.clone().dispatch());
     // The engine is stopping: no new job; the worker finishes what it runs
     // and closes the stream (§4.3 `shutdown`).
@@ -295,6 +320,7 @@ mod tests {
         let codec = Codec {
             gzip: true,
             max: 1 << 20,
+            json: false,
         };
         let message = codec
             .decode(envelope_of(COMPRESSED, &gzip(&ack())))
@@ -309,13 +335,18 @@ mod tests {
         let plain = Codec {
             gzip: false,
             max: 1 << 20,
+            json: false,
         };
         let err = plain
             .decode(envelope_of(COMPRESSED, &gzip(&ack())))
             .unwrap_err();
         assert!(err.contains("without Connect-Content-Encoding"), "{err}");
 
-        let small = Codec { gzip: true, max: 8 };
+        let small = Codec {
+            gzip: true,
+            max: 8,
+            json: false,
+        };
         let err = small
             .decode(envelope_of(COMPRESSED, &gzip(&[0u8; 64])))
             .unwrap_err();
@@ -326,6 +357,7 @@ mod tests {
         let gz = Codec {
             gzip: true,
             max: 1 << 20,
+            json: false,
         };
         let err = gz.decode(envelope_of(COMPRESSED, b"not gzip")).unwrap_err();
         assert!(err.contains("does not gunzip"), "{err}");

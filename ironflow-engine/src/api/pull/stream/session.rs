@@ -7,15 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use ironflow::protocol::stream::engine_message::Payload as Out;
-use ironflow::protocol::stream::envelope;
 use ironflow::protocol::stream::worker_message::Payload as In;
 use ironflow::protocol::stream::{self as proto, EngineMessage, WorkerMessage};
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
-use super::FETCH_WAIT;
 use super::convert::assignment;
 use super::job::JobRun;
+use super::{Codec, FETCH_WAIT};
 use crate::api::ApiState;
 use crate::api::pull::WorkerInfo;
 use crate::api::pull::jobs::lease_jobs;
@@ -30,6 +29,8 @@ pub(super) struct Session {
     pub(super) function_ids: Vec<String>,
     pub(super) max_jobs: usize,
     pub(super) out: mpsc::Sender<Bytes>,
+    /// How messages to the worker are encoded.
+    codec: Codec,
     jobs: Mutex<HashMap<String, Job>>,
     /// The jobs' tasks, awaited when the stream ends.
     pub(super) tasks: Mutex<tokio::task::JoinSet<()>>,
@@ -55,6 +56,7 @@ impl Session {
         state: Arc<ApiState>,
         env: String,
         register: proto::WorkerRegister,
+        codec: Codec,
         out: mpsc::Sender<Bytes>,
     ) -> Arc<Session> {
         let max_jobs = match register.max_concurrent_jobs {
@@ -88,6 +90,7 @@ impl Session {
             function_ids: register.function_ids,
             max_jobs,
             out,
+            codec,
             jobs: Mutex::new(HashMap::new()),
             tasks: Mutex::new(tokio::task::JoinSet::new()),
             freed: Notify::new(),
@@ -109,7 +112,7 @@ impl Session {
     }
 
     pub(super) async fn send(&self, payload: Out) {
-        let frame = envelope::message(&EngineMessage {
+        let frame = self.codec.encode(&EngineMessage {
             payload: Some(payload),
         });
         // A worker gone away is noticed by the reader.

@@ -153,6 +153,11 @@ async fn raw_engine(test: &str) -> (Engine, String) {
     (engine, base)
 }
 
+/// Emits `raw.go` with `data`; the id of the run it starts.
+async fn go(engine: &Engine, data: Value) -> String {
+    engine.emit("raw.go", data).await.unwrap().run_ids[0].clone()
+}
+
 fn ack(job: &proto::JobAssignment) -> Out {
     Out::JobAck(proto::JobAck {
         job_id: job.job_id.clone(),
@@ -178,12 +183,7 @@ async fn a_stream_gets_jobs_journals_acked_steps_and_completes_them() {
     let (engine, base) = raw_engine("stream-complete").await;
     let mut stream = RawStream::open(&base).await;
     stream.register("raw-1", 2).await;
-    let run_id = engine
-        .emit("raw.go", json!({ "n": 7 }))
-        .await
-        .unwrap()
-        .run_ids[0]
-        .clone();
+    let run_id = go(&engine, json!({ "n": 7 })).await;
     let job = stream.job().await;
     assert_eq!(job.run_id, run_id);
     assert_eq!(job.function_id, "raw");
@@ -245,7 +245,7 @@ async fn nacks_heartbeats_and_a_closed_stream_give_leases_back() {
     let (engine, base) = raw_engine("stream-leases").await;
     let mut first = RawStream::open(&base).await;
     first.register("raw-a", 1).await;
-    let run_id = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    let run_id = go(&engine, json!({})).await;
     let job = first.job().await;
 
     // A nack gives the job back at once, under a new fence.
@@ -375,12 +375,7 @@ async fn a_stream_in_connect_json_runs_a_job_from_register_to_completion() {
             > 0
     );
 
-    let run_id = engine
-        .emit("raw.go", json!({ "n": 7 }))
-        .await
-        .unwrap()
-        .run_ids[0]
-        .clone();
+    let run_id = go(&engine, json!({ "n": 7 })).await;
     let message = stream.next_json().await.unwrap();
     let job = &message["job"];
     assert_eq!(job["runId"], run_id.as_str());
@@ -445,7 +440,7 @@ async fn a_run_cancelled_while_a_stream_holds_it_is_cancelled_on_the_worker() {
     let (engine, base) = raw_engine("stream-cancel").await;
     let mut stream = RawStream::open(&base).await;
     stream.register("raw-c", 1).await;
-    let run_id = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    let run_id = go(&engine, json!({})).await;
     let job = stream.job().await;
     stream.send(ack(&job)).await;
     engine.cancel(&run_id, "operator").await.unwrap();
@@ -454,7 +449,7 @@ async fn a_run_cancelled_while_a_stream_holds_it_is_cancelled_on_the_worker() {
         other => panic!("expected a cancel, got {other:?}"),
     }
     // The slot is free again: the next run comes to this worker.
-    let next = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    let next = go(&engine, json!({})).await;
     assert_eq!(stream.job().await.run_id, next);
     assert_eq!(
         engine.run(&run_id).await.unwrap().unwrap().status,
@@ -467,7 +462,7 @@ async fn draining_the_workers_tells_each_stream_to_shut_down_and_waits_for_it() 
     let (engine, base) = raw_engine("stream-drain").await;
     let mut stream = RawStream::open(&base).await;
     stream.register("raw-d", 2).await;
-    let run_id = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    let run_id = go(&engine, json!({})).await;
     let job = stream.job().await;
     stream.send(ack(&job)).await;
 
@@ -482,7 +477,7 @@ async fn draining_the_workers_tells_each_stream_to_shut_down_and_waits_for_it() 
         other => panic!("expected a shutdown, got {other:?}"),
     }
     // No new job goes to a draining stream; the running one still reports.
-    let queued = engine.emit("raw.go", json!({})).await.unwrap().run_ids[0].clone();
+    let queued = go(&engine, json!({})).await;
     stream
         .send(Out::JobCompleted(proto::JobCompleted {
             job_id: job.job_id.clone(),

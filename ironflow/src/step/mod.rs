@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,22 +17,29 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::__private::BoxFuture;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Envelope, EventData};
 use crate::protocol::step_id::{Scope, publish_idempotency_key};
 use crate::protocol::{
     EventEnvelope, EventFilter, JournalStatus, StepType, YieldInfo, format_duration,
-    format_timestamp, parse_timestamp,
+    format_timestamp,
 };
 
 pub(crate) mod exec;
+mod invoke;
 mod parallel;
+mod run;
+mod wait;
 
 pub use exec::{Clock, ExecEnv, Publisher, StepSink, SystemClock, execute};
+pub use invoke::Invoke;
 pub use parallel::{Branches, Map, MapSettled, Parallel, ParallelSettled};
+pub use run::Run;
+pub use wait::{Deadline, WaitForEvent};
 
-use exec::{Execution, run_body};
+use exec::Execution;
+use invoke::{child_run_id, invoke_error};
+use run::step_error;
 
 /// Default timeout of `invoke` (seed: 30 s).
 pub const DEFAULT_INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,9 +72,9 @@ impl Invocation {
 /// Cheap to clone, `Send + Sync + 'static`. Inside `parallel` and `map`,
 /// each branch gets its own `Ctx` whose steps are named in the branch scope.
 pub struct Ctx<E = Value> {
-    exec: Arc<Execution>,
+    pub(super) exec: Arc<Execution>,
     event: Arc<Envelope<E>>,
-    scope: Arc<Scope>,
+    pub(super) scope: Arc<Scope>,
 }
 
 impl<E> Clone for Ctx<E> {
@@ -124,14 +131,14 @@ impl fmt::Debug for Secrets {
     }
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(super) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::validation("a step name must be a non-empty string"));
     }
     Ok(())
 }
 
-fn decode_output<T: DeserializeOwned>(name: &str, value: Value) -> Result<T> {
+pub(super) fn decode_output<T: DeserializeOwned>(name: &str, value: Value) -> Result<T> {
     serde_json::from_value(value).map_err(|e| {
         Error::terminal(format!(
             "output of step `{name}` does not deserialize into the expected type: {e}"
@@ -140,7 +147,7 @@ fn decode_output<T: DeserializeOwned>(name: &str, value: Value) -> Result<T> {
     })
 }
 
-fn encode_output<T: Serialize>(name: &str, value: &T) -> Result<Value> {
+pub(super) fn encode_output<T: Serialize>(name: &str, value: &T) -> Result<Value> {
     serde_json::to_value(value).map_err(|e| {
         Error::terminal(format!("output of step `{name}` is not serializable: {e}"))
             .with_code("SERIALIZATION_ERROR")
@@ -452,351 +459,6 @@ impl<E> Ctx<E> {
         T: Send + 'static,
     {
         Map::new(self.clone(), name, items.into_iter().collect(), f)
-    }
-}
-
-/// A step's error as the function sees it: kind `Step` (or `Timeout`), the
-/// body's message and retryability, the step's id and name.
-fn step_error(err: Error, id: &str, name: &str) -> Error {
-    let kind = if err.kind() == ErrorKind::Timeout {
-        ErrorKind::Timeout
-    } else {
-        ErrorKind::Step
-    };
-    let code = if kind == ErrorKind::Timeout {
-        "STEP_TIMEOUT"
-    } else {
-        "STEP_FAILED"
-    };
-    let retryable = err.is_retryable();
-    let mut wrapped = Error::new(kind, err.message().to_owned())
-        .with_code(code)
-        .set_retryable(retryable)
-        .with_step(id, name);
-    if let Some(details) = err.details() {
-        wrapped = wrapped.with_details(details.clone());
-    }
-    if let Some(after) = err.retry_after() {
-        wrapped = wrapped.with_retry_after(after);
-    }
-    wrapped.with_source(SourceError(err.into_std()))
-}
-
-#[derive(Debug)]
-struct SourceError(Box<dyn std::error::Error + Send + Sync>);
-impl fmt::Display for SourceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-impl std::error::Error for SourceError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-/// The child run id journaled for an `invoke_async` (§1.3 (c): `{"run_id": ..}`).
-fn child_run_id(function_id: &str, output: &Value) -> Result<String> {
-    output
-        .get("run_id")
-        .or_else(|| output.get("runId"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Error::terminal(format!(
-                "journaled invoke_async `{function_id}` has no run_id"
-            ))
-        })
-}
-
-/// The error of a failed or timed-out invoke row (§2.4 step 4).
-fn invoke_error(function_id: &str, error: Option<&Value>, status: JournalStatus) -> Error {
-    if status == JournalStatus::TimedOut {
-        return Error::new(
-            ErrorKind::Timeout,
-            format!("invoke '{function_id}' timed out"),
-        )
-        .with_code("INVOKE_TIMEOUT")
-        .into_terminal();
-    }
-    // Push sends the error as a JSON-encoded string, pull as an object.
-    let parsed = match error {
-        Some(Value::String(s)) => {
-            serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.clone()))
-        }
-        Some(v) => v.clone(),
-        None => Value::Null,
-    };
-    let (child, cause) = match &parsed {
-        Value::Object(map) => (
-            map.get("child_run_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            map.get("cause")
-                .or_else(|| map.get("message"))
-                .or_else(|| map.get("error"))
-                .map(|c| {
-                    c.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| c.to_string())
-                }),
-        ),
-        Value::String(s) => (None, Some(s.clone())),
-        _ => (None, None),
-    };
-    let cause = cause.unwrap_or_else(|| "unknown error".to_owned());
-    let message = match &child {
-        Some(child) => format!("invoke '{function_id}' failed (run {child}): {cause}"),
-        None => format!("invoke '{function_id}' failed: {cause}"),
-    };
-    Error::new(ErrorKind::Invoke, message)
-        .with_code("INVOKE_FAILED")
-        .with_details(serde_json::json!({ "function_id": function_id, "child_run_id": child, "cause": cause }))
-        .into_terminal()
-}
-
-/// A point in time for [`Ctx::sleep_until`]: a `SystemTime` or an RFC 3339 string.
-#[derive(Debug, Clone)]
-pub struct Deadline(std::result::Result<SystemTime, String>);
-
-impl Deadline {
-    fn resolve(self) -> Result<SystemTime> {
-        self.0.map_err(|s| {
-            Error::validation(format!(
-                "invalid time \"{s}\": expected RFC 3339, e.g. \"2026-12-31T00:00:00Z\""
-            ))
-        })
-    }
-}
-
-impl From<SystemTime> for Deadline {
-    fn from(t: SystemTime) -> Self {
-        Deadline(Ok(t))
-    }
-}
-
-impl From<&str> for Deadline {
-    fn from(s: &str) -> Self {
-        Deadline(parse_timestamp(s).ok_or_else(|| s.to_owned()))
-    }
-}
-
-impl From<String> for Deadline {
-    fn from(s: String) -> Self {
-        Deadline::from(s.as_str())
-    }
-}
-
-/// What [`Ctx::wait_for_event`] waits for (seed *EventFilter*).
-#[derive(Debug, Clone)]
-pub struct WaitForEvent {
-    event: String,
-    match_path: Option<String>,
-    match_value: Option<String>,
-    payload: Option<Value>,
-    timeout: Duration,
-}
-
-impl WaitForEvent {
-    /// Waits for the next event named `event`.
-    pub fn new(event: impl Into<String>) -> Self {
-        WaitForEvent {
-            event: event.into(),
-            match_path: None,
-            match_value: None,
-            payload: None,
-            timeout: DEFAULT_WAIT_TIMEOUT,
-        }
-    }
-
-    /// Only an event whose value at this field path (`"data.request_id"`)
-    /// equals the triggering event's value at the same path.
-    pub fn matching(mut self, path: impl Into<String>) -> Self {
-        self.match_path = Some(path.into());
-        self
-    }
-
-    /// Matches the field path against this value instead of the trigger's.
-    pub fn match_value(mut self, value: impl Into<String>) -> Self {
-        self.match_value = Some(value.into());
-        self
-    }
-
-    /// Extra payload shown by tooling (an approval prompt).
-    pub fn payload(mut self, payload: Value) -> Self {
-        self.payload = Some(payload);
-        self
-    }
-
-    /// How long to wait (default 7 days); `None` is returned after it.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-}
-
-/// A pending `run` step; `.await` it, optionally after `.timeout(..)`.
-#[must_use = "a step does nothing until it is awaited"]
-pub struct Run<'a, E, F> {
-    ctx: &'a Ctx<E>,
-    name: String,
-    f: F,
-    timeout: Option<Duration>,
-}
-
-impl<E, F> fmt::Debug for Run<'_, E, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Run")
-            .field("name", &self.name)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl<E, F> Run<'_, E, F> {
-    /// Overrides the function's `step_timeout` for this step.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-}
-
-impl<'a, E, T, F, Fut> IntoFuture for Run<'a, E, F>
-where
-    E: Send + Sync + 'static,
-    F: FnOnce() -> Fut + Send + 'a,
-    Fut: Future<Output = Result<T>> + Send + 'a,
-    T: Serialize + DeserializeOwned + Send + 'a,
-{
-    type Output = Result<T>;
-    type IntoFuture = BoxFuture<'a, Result<T>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let Run {
-                ctx,
-                name,
-                f,
-                timeout,
-            } = self;
-            check_name(&name)?;
-            let id = ctx.scope.claim(&name);
-            let exec = &ctx.exec;
-            if let Some(row) = exec.journaled(&id)
-                && row.status == JournalStatus::Completed
-            {
-                tracing::debug!(step = %name, step_id = %id, replayed = true, "step replayed from the journal");
-                return decode_output(&name, row.output.clone());
-            }
-            exec.note_claim(&id);
-            if exec.is_suspended() {
-                // The invocation already ends at a suspension: start no new work.
-                return exec.park().await;
-            }
-            let span =
-                tracing::info_span!("ironflow.step", step = %name, step_id = %id, kind = "run");
-            exec.make_durable().await?;
-            let started = exec.begin();
-            let outcome = match exec.hook_for(&name, &id) {
-                Some(mocked) => mocked,
-                None => {
-                    let body = f();
-                    let body = tracing::Instrument::instrument(body, span);
-                    run_body(body, timeout.or(exec.step_timeout))
-                        .await
-                        .and_then(|out| encode_output(&name, &out))
-                }
-            };
-            // Round-trip through JSON so the first execution sees exactly what a replay will.
-            let outcome =
-                outcome.and_then(|v| decode_output::<T>(&name, v.clone()).map(|t| (v, t)));
-            match outcome {
-                Ok((value, typed)) => {
-                    exec.finish_durably(started, id, name, StepType::Invoke, Ok(value))
-                        .await?;
-                    Ok(typed)
-                }
-                Err(e) => {
-                    exec.finish_durably(
-                        started,
-                        id.clone(),
-                        name.clone(),
-                        StepType::Invoke,
-                        Err(&e),
-                    )
-                    .await?;
-                    Err(step_error(e, &id, &name))
-                }
-            }
-        })
-    }
-}
-
-/// A pending `invoke`; `.await` it, optionally after `.timeout(..)`.
-#[must_use = "a step does nothing until it is awaited"]
-pub struct Invoke<'a, E, O> {
-    ctx: &'a Ctx<E>,
-    function_id: String,
-    input: Result<Value>,
-    timeout: Duration,
-    _out: std::marker::PhantomData<fn() -> O>,
-}
-
-impl<E, O> fmt::Debug for Invoke<'_, E, O> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Invoke")
-            .field("function_id", &self.function_id)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl<E, O> Invoke<'_, E, O> {
-    /// How long to wait for the child (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-}
-
-impl<'a, E, O> IntoFuture for Invoke<'a, E, O>
-where
-    E: Send + Sync + 'static,
-    O: DeserializeOwned + Send + 'a,
-{
-    type Output = Result<O>;
-    type IntoFuture = BoxFuture<'a, Result<O>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let Invoke {
-                ctx,
-                function_id,
-                input,
-                timeout,
-                ..
-            } = self;
-            check_name(&function_id)?;
-            let input = input?;
-            let id = ctx.scope.claim(&function_id);
-            if let Some(row) = ctx.exec.journaled(&id) {
-                return match row.status {
-                    JournalStatus::Completed => decode_output(&function_id, row.output.clone()),
-                    status => Err(invoke_error(&function_id, row.error.as_ref(), status)),
-                };
-            }
-            ctx.exec.note_claim(&id);
-            let output = ctx
-                .exec
-                .suspend(YieldInfo::InvokeFunction {
-                    step_id: id,
-                    function_id: function_id.clone(),
-                    input: Some(input),
-                    invoke_timeout_ms: timeout.as_millis() as u64,
-                })
-                .await;
-            decode_output(&function_id, output)
-        })
     }
 }
 

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 mod checkpoint;
 pub(crate) mod config;
+mod control;
 mod job;
 mod lifecycle;
 mod stream;
@@ -40,7 +41,8 @@ pub use config::{
 };
 
 use config::{Config, normalize_url};
-use lifecycle::{Control, Runtime};
+use control::Control;
+use lifecycle::Runtime;
 use transport::{EnginePublisher, Transport};
 
 use crate::error::{Error, ErrorKind, Result};

@@ -29,7 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
-use super::lifecycle::{End, Phase, Runtime, job_span, register_functions, spawn_job};
+use super::control::{Phase, spawn_job};
+use super::lifecycle::{End, Runtime, job_span, register_functions};
 
 mod convert;
 mod job;

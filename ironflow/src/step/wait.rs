@@ -1,18 +1,16 @@
 //! What a suspended run waits for: a point in time ([`Deadline`], for
-//! [`Ctx::sleep_until`]) or an event ([`WaitForEvent`], for
-//! [`Ctx::wait_for_event`]).
+//! [`Ctx::sleep_until`](super::Ctx::sleep_until)) or an event ([`WaitForEvent`], for
+//! [`Ctx::wait_for_event`](super::Ctx::wait_for_event)).
 
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-#[cfg(doc)]
-use super::Ctx;
 use super::DEFAULT_WAIT_TIMEOUT;
 use crate::error::{Error, Result};
 use crate::protocol::parse_timestamp;
 
-/// A point in time for [`Ctx::sleep_until`]: a `SystemTime` or an RFC 3339 string.
+/// A point in time for [`Ctx::sleep_until`](super::Ctx::sleep_until): a `SystemTime` or an RFC 3339 string.
 #[derive(Debug, Clone)]
 pub struct Deadline(std::result::Result<SystemTime, String>);
 
@@ -44,7 +42,7 @@ impl From<String> for Deadline {
     }
 }
 
-/// What [`Ctx::wait_for_event`] waits for (seed *EventFilter*).
+/// What [`Ctx::wait_for_event`](super::Ctx::wait_for_event) waits for (seed *EventFilter*).
 #[derive(Debug, Clone)]
 pub struct WaitForEvent {
     pub(super) event: String,

@@ -4,8 +4,6 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-#[cfg(doc)]
-use super::TestClient;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Outcome of a test run.
@@ -53,7 +51,7 @@ pub enum TestStepKind {
     Compensate,
 }
 
-/// The result of [`TestClient::emit`] (seed *TestRun*).
+/// The result of [`TestClient::emit`](super::TestClient::emit) (seed *TestRun*).
 #[derive(Debug)]
 pub struct TestRun {
     /// Run id.

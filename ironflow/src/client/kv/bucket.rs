@@ -5,8 +5,6 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-#[cfg(doc)]
-use super::Kv;
 use super::entry::{WireEntry, lenient_u64};
 use super::{Entry, bucket_path};
 use crate::client::{Call, Client, segment};
@@ -28,7 +26,7 @@ struct History {
     #[serde(default)]
     history: Vec<WireEntry>,
 }
-/// One bucket's keys; from [`Kv::bucket`].
+/// One bucket's keys; from [`Kv::bucket`](super::Kv::bucket).
 #[derive(Debug, Clone)]
 pub struct Bucket {
     pub(super) client: Client,

@@ -21,10 +21,10 @@
 //! Values are bytes. [`Bucket::put`] sends them verbatim
 //! (`application/octet-stream`); [`Bucket::put_json`] sends JSON, which the
 //! engine returns as JSON. A failed `create` or `update` precondition is an
-//! [`ErrorKind::Conflict`] error; an unknown bucket is
-//! [`ErrorKind::NotFound`]; a bad key or bucket name, a value over the
+//! [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) error; an unknown bucket is
+//! [`ErrorKind::NotFound`](crate::ErrorKind::NotFound); a bad key or bucket name, a value over the
 //! bucket's `max_value_size` (HTTP 413) or a write over its `max_bytes`
-//! (HTTP 400) is [`ErrorKind::Validation`] with a message naming the limit.
+//! (HTTP 400) is [`ErrorKind::Validation`](crate::ErrorKind::Validation) with a message naming the limit.
 //!
 //! Keys are 1–1024 of letters, digits, `-`, `_`, `/`, `=` and `.`, without a
 //! leading or trailing `.`, an empty token (`..`), or a final `/history`
@@ -37,8 +37,6 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::{Call, Client, segment};
-#[cfg(doc)]
-use crate::error::ErrorKind;
 use crate::error::Result;
 
 mod bucket;
@@ -190,7 +188,7 @@ fn bucket_path(name: &str) -> String {
 impl Kv {
     /// Creates a bucket and returns it. Creating an existing bucket with the
     /// same settings returns it; with other settings it is a
-    /// [`Conflict`](ErrorKind::Conflict).
+    /// [`Conflict`](crate::ErrorKind::Conflict).
     ///
     /// ```no_run
     /// # async fn demo(client: ironflow::Client) -> ironflow::Result<()> {
@@ -220,7 +218,7 @@ impl Kv {
         Ok(reply.buckets)
     }
 
-    /// One bucket's settings and usage; [`NotFound`](ErrorKind::NotFound) if
+    /// One bucket's settings and usage; [`NotFound`](crate::ErrorKind::NotFound) if
     /// there is none.
     ///
     /// ```no_run
@@ -235,7 +233,7 @@ impl Kv {
             .await
     }
 
-    /// Deletes a bucket and all its keys; [`NotFound`](ErrorKind::NotFound)
+    /// Deletes a bucket and all its keys; [`NotFound`](crate::ErrorKind::NotFound)
     /// if there is none.
     ///
     /// ```no_run

@@ -23,6 +23,8 @@ use crate::store::{
 use crate::{EngineConfig, EngineError, new_id, now_ms};
 
 mod cron;
+mod dispatch_loop;
+mod emit;
 pub(crate) mod function;
 mod outcome;
 mod pollers;
@@ -76,11 +78,6 @@ impl fmt::Debug for Scheduler {
             .finish()
     }
 }
-
-/// Most runs claimed per store round trip.
-const CLAIM_BATCH: usize = 64;
-/// Longest the loop sleeps without looking at the store again.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 impl Scheduler {
     pub(crate) fn start(
@@ -189,131 +186,6 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Stores an event with the runs it starts, then wakes the dispatch loop
-    /// and whoever waits on runs.
-    async fn store_event(
-        &self,
-        env: &str,
-        event: EventEnvelope,
-        mut runs: Vec<NewRun>,
-    ) -> Result<Emitted, EngineError> {
-        // New pull runs go to workers waiting in a long poll, leased in the
-        // emit's transaction (runs with concurrency or actor keys take the
-        // queue, where their groups are checked).
-        let mut handoffs = Vec::new();
-        for run in runs
-            .iter_mut()
-            .filter(|r| r.dispatch == "pull" && r.concurrency.is_none() && r.actor.is_none())
-        {
-            if let Some(handoff) = self.pollers.take(env, &run.function_id) {
-                run.lease_to = Some(LeaseTo {
-                    worker_id: handoff.worker_id.clone(),
-                    lease_ms: handoff.lease_ms,
-                });
-                handoffs.push((run.id.clone(), handoff));
-            }
-        }
-        // Runs this process dispatches start from the emit's own commit when
-        // a slot is free; the rest wait for the dispatch loop.
-        let me = self.me.upgrade();
-        let direct_runs = runs.iter().filter(|r| r.dispatch != "pull").count();
-        let pull = runs.len() - direct_runs;
-        let direct = if me.is_some() { direct_runs } else { 0 };
-        let mut permits = Vec::with_capacity(direct);
-        while permits.len() < direct {
-            match self.slots.clone().try_acquire_owned() {
-                Ok(permit) => permits.push(permit),
-                Err(_) => break,
-            }
-        }
-        // If the emit fails, the handoffs are dropped and their polls look
-        // again.
-        let Stored {
-            emitted,
-            claimed,
-            leased,
-            resumed,
-        } = self
-            .store
-            .emit(env, event, runs, permits.len(), now_ms())
-            .await?;
-        let handed = leased.len();
-        for leased in leased {
-            let at = handoffs
-                .iter()
-                .position(|(id, _)| *id == leased.claimed.run.id);
-            let Some((_, handoff)) = at.map(|i| handoffs.swap_remove(i)) else {
-                continue;
-            };
-            let worker_id = handoff.worker_id.clone();
-            if let Err(leased) = handoff.send(leased) {
-                // The poll went away meanwhile: end the lease now, so the
-                // dispatch loop requeues the run for another worker. (The
-                // event is stored whatever happens here: if this fails, the
-                // lease simply runs out.)
-                let run_id = leased.claimed.run.id;
-                match self.store.renew(vec![run_id.clone()], &worker_id, 0).await {
-                    Ok(()) => self.wake(),
-                    Err(e) => {
-                        tracing::warn!(run_id, error = %e, "cannot end the lease of a run whose poll went away; it expires instead")
-                    }
-                }
-            }
-        }
-        // The dispatch loop looks again only for what was not started here:
-        // runs without a free slot or gated, and runs the event resumed.
-        if claimed.len() < direct_runs || resumed > 0 {
-            self.wake();
-        }
-        if resumed > 0 {
-            self.notify_runs();
-        } else if pull > handed {
-            self.jobs_available.notify_waiters();
-        }
-        for (job, permit) in claimed.into_iter().zip(permits) {
-            let Some(scheduler) = me.clone() else { break };
-            tokio::spawn(async move {
-                scheduler.dispatch(job).await;
-                drop(permit);
-            });
-        }
-        Ok(emitted)
-    }
-
-    /// Fires a cron trigger: emits its event (deduplicated by `key`) and
-    /// starts a run of `function_id` even when no trigger names the event.
-    pub(crate) async fn fire(
-        &self,
-        function_id: &str,
-        event_name: &str,
-        data: Value,
-        key: String,
-    ) -> Result<Emitted, EngineError> {
-        let event = EventEnvelope {
-            id: new_id("evt"),
-            name: event_name.to_owned(),
-            data,
-            timestamp: ironflow::protocol::format_timestamp(std::time::SystemTime::now()),
-            version: Some(1),
-            idempotency_key: Some(key),
-            source: Some("cron".to_owned()),
-            metadata: None,
-        };
-        let runs = {
-            let defs = self.defs.read().unwrap_or_else(|e| e.into_inner());
-            let mut ids = defs.triggers.matching(&event);
-            if !ids.iter().any(|id| id == function_id) {
-                ids.push(function_id.to_owned());
-            }
-            ids.iter()
-                .filter_map(|id| defs.get(id))
-                .map(|def| new_run(def, &event, None))
-                .collect()
-        };
-        // Cron firings belong to the default environment.
-        self.store_event(crate::DEFAULT_ENV, event, runs).await
-    }
-
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
     }
@@ -334,161 +206,6 @@ impl Scheduler {
         self.stopped.store(true, Ordering::SeqCst);
         self.wake.notify_one();
         self.functions_changed.notify_waiters();
-    }
-
-    pub(crate) async fn emit(
-        &self,
-        env: &str,
-        event: EventEnvelope,
-    ) -> Result<Emitted, EngineError> {
-        let runs = {
-            let defs = self.defs.read().unwrap_or_else(|e| e.into_inner());
-            defs.triggers
-                .matching(&event)
-                .into_iter()
-                .filter_map(|id| defs.get(&id))
-                .map(|def| new_run(def, &event, None))
-                .collect()
-        };
-        self.store_event(env, event, runs).await
-    }
-
-    async fn run_loop(self: Arc<Self>) {
-        while !self.stopped.load(Ordering::SeqCst) {
-            let Tick {
-                expired,
-                claimed,
-                next_due,
-            } = match self.store.tick(now_ms(), CLAIM_BATCH).await {
-                Ok(tick) => tick,
-                Err(e) => {
-                    tracing::error!(error = %e, "claiming due runs failed");
-                    tokio::time::sleep(IDLE_POLL).await;
-                    continue;
-                }
-            };
-            if expired > 0 {
-                tracing::info!(runs = expired, "leases expired; runs requeued");
-                self.notify_runs();
-            }
-            let full = claimed.len() == CLAIM_BATCH;
-            for job in claimed {
-                self.watchers.notify(&job.run.id);
-                let Ok(permit) = self.slots.clone().acquire_owned().await else {
-                    return;
-                };
-                let scheduler = self.clone();
-                tokio::spawn(async move {
-                    scheduler.dispatch(job).await;
-                    drop(permit);
-                });
-            }
-            if full {
-                continue;
-            }
-            let sleep_for = match next_due {
-                Some(due) => Duration::from_millis(
-                    (due - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
-                ),
-                None => IDLE_POLL,
-            };
-            if sleep_for.is_zero() {
-                tokio::task::yield_now().await;
-                continue;
-            }
-            let _ = tokio::time::timeout(sleep_for, self.wake.notified()).await;
-        }
-    }
-
-    async fn dispatch(&self, job: Claimed) {
-        let run_id = job.run.id.clone();
-        let attempt = job.run.attempt;
-        let def = self.def(&job.run.function_id);
-        let local = self.registry.get(&job.run.function_id);
-        let response = match (&def, local) {
-            (
-                Some(FunctionDef {
-                    dispatch: Dispatch::Push { endpoint_url },
-                    ..
-                }),
-                _,
-            ) => {
-                dispatch::push(
-                    &self.http,
-                    endpoint_url,
-                    &job,
-                    self.config.signing_key.as_deref(),
-                )
-                .await
-            }
-            (Some(_), Some(function)) => {
-                dispatch::in_process(&function, &job, self.config.durability, self.store.clone())
-                    .await
-            }
-            _ => {
-                let error = json!({ "message": format!("function not found: {}", job.run.function_id), "code": "FUNCTION_NOT_FOUND" });
-                self.finish(
-                    &run_id,
-                    attempt,
-                    0,
-                    InvocationResponse::default_failed(),
-                    Outcome::Failed(error),
-                )
-                .await;
-                return;
-            }
-        };
-        let Some(def) = def else { return };
-        let fingerprint = def
-            .fingerprint
-            .as_deref()
-            .and_then(|f| u64::from_str_radix(f, 16).ok())
-            .unwrap_or(0);
-        let outcome = self.outcome(&def, &job.run, Some(&job.event), &response);
-        self.finish(&run_id, attempt, fingerprint, response, outcome)
-            .await;
-    }
-
-    pub(crate) async fn finish(
-        &self,
-        run_id: &str,
-        attempt: u32,
-        fingerprint: u64,
-        response: InvocationResponse,
-        outcome: Outcome,
-    ) {
-        let finished = self
-            .store
-            .finish(
-                run_id,
-                attempt,
-                fingerprint,
-                response.steps,
-                outcome,
-                now_ms(),
-            )
-            .await;
-        match finished {
-            Ok(finished) => {
-                match &finished.ended {
-                    Some(run) => self.watchers.changed_to(run),
-                    None => self.watchers.notify(run_id),
-                }
-                if let Some(parent) = &finished.parent {
-                    self.watchers.notify(parent);
-                }
-                if finished.reschedule {
-                    self.wake();
-                    self.jobs_available.notify_waiters();
-                }
-            }
-            Err(e) => {
-                // The run stays `running` in the store; recovery on restart retries it.
-                tracing::error!(run_id, error = %e, "recording the outcome of a run failed");
-                self.wake();
-                self.notify_runs();
-            }
-        }
     }
 }
 
@@ -541,22 +258,5 @@ impl Functions {
 
     fn get(&self, id: &str) -> Option<&FunctionDef> {
         self.defs.iter().find(|d| d.id == id)
-    }
-}
-
-/// A failed response with no steps, for runs that could not be dispatched.
-trait DefaultFailed {
-    fn default_failed() -> Self;
-}
-
-impl DefaultFailed for InvocationResponse {
-    fn default_failed() -> Self {
-        InvocationResponse {
-            status: InvocationStatus::Failed,
-            steps: Vec::new(),
-            result: None,
-            yield_info: None,
-            error: None,
-        }
     }
 }

@@ -44,7 +44,7 @@ pub(super) const NEXT_DUE_FOR_PULL: &str = "SELECT due_ms FROM runs WHERE due_ms
      AND dispatch = 'pull' AND env = ?1 AND status IN ('pending', 'waiting') AND blocked = 0 \
      AND function_id IN (SELECT value FROM json_each(?2)) ORDER BY due_ms LIMIT 1";
 
-/// How [`Store::emit`] starts a new run.
+/// How [`Store::emit`](crate::store::Store::emit) starts a new run.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Start {
     /// Queued, due now, for the dispatch loop or a poll.
@@ -53,7 +53,7 @@ pub(super) enum Start {
     Claim,
     /// Claimed unless its concurrency group or actor is busy.
     ClaimIfFree,
-    /// Leased to the waiting pull worker of [`NewRun::lease_to`].
+    /// Leased to the waiting pull worker of [`NewRun::lease_to`](crate::store::NewRun::lease_to).
     Lease,
 }
 

@@ -19,7 +19,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
-use super::kv::timestamp;
+use super::json::timestamp;
 use super::{ApiState, Caller, RestError, RestResult};
 use crate::now_ms;
 use crate::store::config::{ConfigError, ConfigStore};

@@ -25,7 +25,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -36,6 +35,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::json::timestamp;
 use super::{ApiState, Caller, RestError, RestResult};
 use crate::now_ms;
 use crate::store::kv::{
@@ -81,11 +81,6 @@ impl From<KvError> for RestError {
         };
         RestError::new(status, code, e.to_string())
     }
-}
-
-/// RFC 3339 with milliseconds (§0.4).
-pub(crate) fn timestamp(ms: i64) -> String {
-    ironflow::protocol::format_timestamp(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
 }
 
 fn ok(value: Value) -> RestResult {

@@ -15,7 +15,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::streams::{internal, payload, timestamp};
+use super::json::{internal, payload, timestamp};
 use super::{ApiError, ApiResult, ApiState, Caller, parse, reply};
 use crate::now_ms;
 use crate::store::topics::{TopicInfo, TopicStore, validate_topic};

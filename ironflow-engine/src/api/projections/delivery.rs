@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{HEARTBEAT, MAX_BATCH, MAX_WAIT, TICK, event_json, existing, ok, status_json, store};
-use crate::api::streams::{int64, timestamp};
+use crate::api::json::{int64, timestamp};
 use crate::api::{ApiError, ApiResult, ApiState, Caller, RestResult, parse, reply};
 use crate::now_ms;
 use crate::store::projections::{

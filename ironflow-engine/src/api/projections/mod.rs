@@ -46,7 +46,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::streams::timestamp;
+use super::json::timestamp;
 use super::{ApiError, ApiResult, ApiState, Caller, RestError, RestResult, parse, reply};
 use crate::now_ms;
 use crate::store::projections::{

@@ -10,7 +10,8 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{RestQuery, event_json, int64, internal, payload, query_int};
+use super::{RestQuery, event_json, query_int};
+use crate::api::json::{int64, internal, payload};
 use crate::api::{ApiError, ApiResult, ApiState, Caller, RestError, RestResult, parse, reply};
 use crate::now_ms;
 use crate::store::streams::{

@@ -2,22 +2,21 @@
 //! routes (`shared/spec/wire-protocol.md` §5.5, `connect-rpc.md` §3.6).
 //!
 //! int64 fields are JSON strings in replies and accepted as strings or
-//! numbers in requests (`connect-rpc.md` §1.7). Reading a stream nothing was
+//! numbers in requests (`connect-rpc.md` §1.7, [`super::json`](mod@super::json)). Reading a stream nothing was
 //! appended to answers an empty page; `GetStreamInfo` answers `not_found`
 //! with the message `stream not found` (the Node SDK maps exactly that
 //! message to `null`).
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::json::{internal, timestamp};
 use super::{ApiError, ApiState, RestError};
-use crate::StoreError;
 use crate::store::streams::{StreamError, StreamEvent, StreamInfo};
 
 mod event;
@@ -42,49 +41,6 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
         .route("/api/v1/streams/{id}/history", get(history_rest))
 }
 
-/// An RFC 3339 timestamp with milliseconds (§0.4).
-pub(super) fn timestamp(ms: i64) -> String {
-    ironflow::protocol::format_timestamp(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
-}
-
-/// An int64 field: a JSON number or a decimal string (§1.7); `null` = unset.
-pub(super) fn int64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    use serde::de::Error;
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| D::Error::custom(format!("{n} is not a 64-bit integer"))),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| D::Error::custom(format!("{s:?} is not a 64-bit integer"))),
-        Some(other) => Err(D::Error::custom(format!(
-            "expected an integer (number or string), got {other}"
-        ))),
-    }
-}
-
-/// The payload of an `X`/`X_value` pair (§1.7): `X_value` when present,
-/// else `X`, which must be a JSON object (absent or `null` = `{}`).
-pub(super) fn payload(
-    field: &str,
-    object: Option<Value>,
-    value: Option<Value>,
-) -> Result<Value, ApiError> {
-    match (object, value) {
-        (_, Some(v)) if !v.is_null() => Ok(v),
-        (None | Some(Value::Null), _) => Ok(json!({})),
-        (Some(v @ Value::Object(_)), _) => Ok(v),
-        (Some(_), _) => Err(ApiError::invalid(format!(
-            "`{field}` must be a JSON object; send other JSON values in `{field}Value`"
-        ))),
-    }
-}
-
 /// Puts `v` in the reply as `field` when it is an object, else as
 /// `fieldValue` (§1.7).
 fn put_payload(out: &mut Value, field: &str, v: &Value) {
@@ -106,11 +62,6 @@ impl From<StreamError> for ApiError {
             StreamError::Store(e) => internal(e),
         }
     }
-}
-
-/// A store failure: 500 `internal`.
-pub(super) fn internal(e: StoreError) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
 fn stream_not_found() -> ApiError {

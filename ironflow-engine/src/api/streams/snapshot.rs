@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{int64, internal, payload, put_payload, timestamp};
+use super::put_payload;
+use crate::api::json::{int64, internal, payload, timestamp};
 use crate::api::{ApiError, ApiResult, ApiState, Caller, parse, reply};
 use crate::store::streams::{Snapshot, StreamStore, validate_entity_id};
 use crate::{new_id, now_ms};

@@ -8,7 +8,8 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{RestQuery, info_json, int64, internal, query_int, stream_not_found};
+use super::{RestQuery, info_json, query_int, stream_not_found};
+use crate::api::json::{int64, internal};
 use crate::api::{ApiError, ApiResult, ApiState, Caller, RestResult, parse, reply};
 use crate::store::streams::{MAX_READ_LIMIT, StreamStore, validate_entity_id};
 

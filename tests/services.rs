@@ -14,6 +14,8 @@ use ironflow_engine::{Engine, EngineConfig};
 // A test crate's root acts as a `mod.rs`: point at `services/`.
 #[path = "services/auth.rs"]
 mod auth;
+#[path = "services/binary.rs"]
+mod binary;
 #[path = "services/config.rs"]
 mod config;
 #[path = "services/kv.rs"]

@@ -26,6 +26,7 @@ mod functions;
 mod json;
 mod kv;
 mod projections;
+mod proto;
 mod pull;
 mod runs;
 mod streams;
@@ -332,6 +333,10 @@ pub fn router_with(engine: Engine, options: ApiOptions) -> Router {
         .merge(config::routes())
         .merge(projections::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            proto::binary,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -36,8 +36,10 @@ pub fn run_json(run: &Run) -> Value {
     if let Some(ended) = run.ended_ms {
         out["endedAt"] = json!(ts(ended));
     }
+    // The code fingerprint of the function that ran it; not the proto's
+    // `functionVersion`, an int32 version number the engine does not keep.
     if let Some(fp) = &run.fingerprint {
-        out["functionVersion"] = json!(fp);
+        out["fingerprint"] = json!(fp);
         if run.fingerprint_changed {
             out["fingerprintChanged"] = json!(true);
         }

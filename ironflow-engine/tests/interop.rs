@@ -3,6 +3,8 @@
 //! worker, then its streaming worker (`WorkerService/Connect`, binary
 //! protobuf over h2c), against `ironflow serve --dev`; an event emitted with
 //! our CLI runs its three-step function with a durable sleep to completion.
+//! Its client facade (`IronflowRPC`, binary Connect unary) then reads the
+//! run, lists runs, emits and uses an entity stream.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -82,6 +84,44 @@ fn the_official_python_workers_complete_a_run_emitted_with_our_cli() {
         completes_a_run(&dir, &python, streaming);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The official Python client facade (`IronflowRPC`, binary protobuf over
+/// Connect unary, gzipped) reads the completed run `run_id`, lists runs,
+/// emits idempotently and uses an entity stream.
+fn facade_reads(server: &str, python: &Path, run_id: &str) {
+    let out = run(
+        Command::new(python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python_client.py"))
+            .arg(run_id)
+            .env("IRONFLOW_SERVER_URL", server),
+        "the Python client facade",
+    );
+    let seen: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(
+        seen["run"],
+        serde_json::json!({
+            "id": run_id,
+            "function_id": "py-three-steps",
+            "status": 3,
+            // Struct numbers are doubles in protobuf.
+            "output": { "doubled": 8.0, "plus": 9.0, "squared": 81.0 },
+        }),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["steps"],
+        serde_json::json!(["double", "nap", "add-one", "square"]),
+        "{seen}"
+    );
+    assert_eq!(seen["listed"], serde_json::json!([run_id]), "{seen}");
+    assert_eq!(seen["idempotent"], true, "{seen}");
+    assert_eq!(seen["entity_version"], 1, "{seen}");
+    assert_eq!(
+        seen["read"],
+        serde_json::json!([["item.added", { "item": "book" }]]),
+        "{seen}"
+    );
 }
 
 /// Starts an engine on a new database and the Python worker (polling or
@@ -165,6 +205,11 @@ fn completes_a_run(dir: &Path, python: &Path, streaming: bool) {
             inspect.contains(step),
             "{mode}: {step} missing from:\n{inspect}"
         );
+    }
+
+    // The SDK's client facade (binary Connect unary calls) reads the run.
+    if !streaming {
+        facade_reads(&server, python, run_id);
     }
 
     // SIGTERM: the engine tells a streaming worker to drain, waits for its

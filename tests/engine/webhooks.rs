@@ -118,7 +118,8 @@ async fn a_signed_callback_through_serve_reaches_the_engine() {
         completed_run(&engine, run_id).await,
         json!({ "paid": 4200, "key": "evt_ok" })
     );
-    // The provider retries the delivery: same idempotency key, no new run.
+    // The provider retries the delivery: same idempotency key, no new run;
+    // the answer names the first delivery's run.
     let (status, reply) = post(
         &format!("{app}/webhooks/e2e-stripe"),
         body.clone(),
@@ -126,7 +127,7 @@ async fn a_signed_callback_through_serve_reaches_the_engine() {
     )
     .await;
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["event"]["runIds"], json!([]));
+    assert_eq!(reply["event"]["runIds"], json!([run_id]));
     // The engine's own endpoint still wants Ironflow's signature.
     let (status, reply) = post(&app, b"{}".to_vec(), None).await;
     assert_eq!(

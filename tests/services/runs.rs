@@ -218,7 +218,10 @@ async fn emits_lists_and_cancels_through_the_client() {
         .await
         .unwrap();
     assert_eq!(again.event_id, first.event_id);
-    assert!(again.run_ids.is_empty());
+    assert_eq!(
+        again.run_ids, first.run_ids,
+        "a repeat answers the first runs"
+    );
     let run = until(&client, &first.run_ids[0], RunStatus::Completed).await;
     assert_eq!(run.output, Some(json!({ "n": 0 })));
     assert_eq!(run.function_id, "echo");

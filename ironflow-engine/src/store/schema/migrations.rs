@@ -437,4 +437,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_due ON runs(due_ms) WHERE due_ms IS NOT NULL AND dispatch != 'pull';
     CREATE INDEX runs_due_pull ON runs(env, due_ms) WHERE due_ms IS NOT NULL AND dispatch = 'pull';
     "#,
+    // 15: the runs an event with an idempotency key started (a JSON array),
+    // so that a repeat answers them as the first emit did
+    // (`connect-rpc.md` §3.2); written only for keyed events, in the emit's
+    // transaction. Events stored before answer a repeat with no run ids.
+    r#"
+    ALTER TABLE events ADD COLUMN run_ids TEXT;
+    "#,
 ];

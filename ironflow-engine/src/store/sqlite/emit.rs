@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::*;
 
 /// Stores `event` and its `runs` (unless its idempotency key was seen:
-/// then nothing, and the first event's id), resolves the waits it matches,
+/// then nothing, and the first event's id and runs), resolves the waits it matches,
 /// and starts up to `claim` runs here: leased to a waiting pull worker or
 /// claimed for dispatch; the others are queued.
 pub(super) fn emit(
@@ -19,14 +19,20 @@ pub(super) fn emit(
     now_ms: i64,
 ) -> StoreResult<Stored> {
     if let Some(key) = &event.idempotency_key {
-        let first: Option<String> = conn
-            .prepare_cached("SELECT id FROM events WHERE env = ?1 AND idempotency_key = ?2")?
-            .query_row(params![env, key], |r| r.get(0))
+        let first: Option<(String, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT id, run_ids FROM events WHERE env = ?1 AND idempotency_key = ?2",
+            )?
+            .query_row(params![env, key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        if let Some(event_id) = first {
+        if let Some((event_id, run_ids)) = first {
+            let run_ids = match run_ids {
+                Some(text) => serde_json::from_str(&text)?,
+                None => Vec::new(),
+            };
             let emitted = Emitted {
                 event_id,
-                run_ids: Vec::new(),
+                run_ids,
                 duplicate: true,
             };
             return Ok(Stored {
@@ -38,6 +44,12 @@ pub(super) fn emit(
         }
     }
     insert_event(conn, env, &event, now_ms)?;
+    if event.idempotency_key.is_some() {
+        // What a repeat of this event answers.
+        let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+        conn.prepare_cached("UPDATE events SET run_ids = ?2 WHERE id = ?1")?
+            .execute(params![event.id, serde_json::to_string(&ids)?])?;
+    }
     // How each new run starts: leased to a waiting pull worker or
     // claimed for dispatch right here, or queued (due now) for the
     // dispatch loop and pollers. Only a run with a concurrency group

@@ -129,7 +129,8 @@ pub struct EmitOptions {
     pub env: Option<String>,
     /// Schema version of the data (default 1).
     pub version: Option<u32>,
-    /// A repeat of this key returns the first event's id and creates no runs.
+    /// A repeat of this key returns the first event's id and run ids and
+    /// creates no runs.
     pub idempotency_key: Option<String>,
     /// Free-form metadata.
     pub metadata: Option<Value>,

@@ -17,7 +17,8 @@ use crate::error::{Error, ErrorKind, Result};
 pub struct Emitted {
     /// The stored event's id (the first event's, for a repeated idempotency key).
     pub event_id: String,
-    /// Runs the event triggered (empty for a repeat).
+    /// Runs the event triggered (a repeat with the same idempotency key
+    /// answers the first emit's).
     #[serde(default)]
     pub run_ids: Vec<String>,
 }
@@ -34,8 +35,8 @@ pub struct SyncResult {
     pub function_id: String,
     /// Final status.
     pub status: RunStatus,
-    /// Output, when completed.
-    #[serde(default)]
+    /// Output, when completed (`outputValue` or `output`, §1.7).
+    #[serde(default, flatten, deserialize_with = "super::runs::output_of")]
     pub output: Option<Value>,
     /// Error, when failed.
     #[serde(default)]

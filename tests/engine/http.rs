@@ -44,6 +44,9 @@ async fn emit_trigger_sync_get_list_and_cancel() {
     assert_eq!(status, 200);
     assert_eq!(run["status"], "RUN_STATUS_COMPLETED");
     assert_eq!(run["functionId"], "square");
+    // A number is not a Struct: it goes in `outputValue` (connect-rpc §1.7).
+    assert_eq!(run["outputValue"], 144);
+    assert!(run.get("output").is_none(), "{run}");
 
     let body = json!({ "event": "square.requested", "data": { "n": 2 }, "idempotencyKey": "k" })
         .to_string();

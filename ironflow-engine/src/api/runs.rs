@@ -27,8 +27,15 @@ pub fn run_json(run: &Run) -> Value {
         "createdAt": ts(run.created_ms),
         "updatedAt": ts(run.updated_ms),
     });
+    // An object in `output`, any other JSON in `outputValue` (connect-rpc.md
+    // §1.7), so protojson clients read it into the `Struct`/`Value` pair.
     if let Some(output) = &run.output {
-        out["output"] = output.clone();
+        let field = if output.is_object() {
+            "output"
+        } else {
+            "outputValue"
+        };
+        out[field] = output.clone();
     }
     if let Some(error) = &run.error {
         out["error"] = json!({ "message": error["message"], "code": error["code"] });

@@ -387,7 +387,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     step["attempt"]
                 );
             }
-            if let Some(output) = run.get("output") {
+            if let Some(output) = run.get("outputValue").or_else(|| run.get("output")) {
                 println!("output: {output}");
             }
             if let Some(error) = run.get("error") {

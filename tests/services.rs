@@ -20,6 +20,8 @@ mod binary;
 mod config;
 #[path = "services/kv.rs"]
 mod kv;
+#[path = "services/projection_lease.rs"]
+mod projection_lease;
 #[path = "services/runs.rs"]
 mod runs;
 #[path = "services/streams.rs"]

@@ -122,6 +122,13 @@ fn facade_reads(server: &str, python: &Path, run_id: &str) {
         serde_json::json!([["item.added", { "item": "book" }]]),
         "{seen}"
     );
+    // The SDK's projection runner (runner lease, binary state saves, the
+    // connect+json event stream) counted the one event.
+    assert_eq!(
+        seen["projection"],
+        serde_json::json!({ "count": 1.0, "last_n": 4.0 }),
+        "{seen}"
+    );
 }
 
 /// Starts an engine on a new database and the Python worker (polling or

@@ -2,15 +2,18 @@
 binary protobuf, gzipped requests) against `ironflow serve --dev`, used by
 ironflow-engine/tests/interop.rs after a run of the Python worker completed:
 reads that run, lists runs, emits idempotently, appends to and reads an
-entity stream. Prints what it saw as one JSON line."""
+entity stream, reads the state the worker's projection runner saved.
+Prints what it saw as one JSON line."""
 
 import json
 import os
 import sys
+import time
 
 from ironflow import IronflowRPC
 from ironflow.rpc.v1 import (
     AppendEventRequest,
+    GetProjectionRequest,
     GetRunRequest,
     GetRunStepsRequest,
     ListRunsRequest,
@@ -58,6 +61,19 @@ def main():
         seen["entity_version"] = int(appended.entity_version)
         read = rpc.streams.read_stream(ReadStreamRequest(entity_id="cart-1"))
         seen["read"] = [[e.name, e.data.to_python()] for e in read.events]
+
+        # The worker's projection runner folded the event that started the run.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                got = rpc.projections.get(GetProjectionRequest(name="py-started"))
+                state = got.state.to_python() if got.state is not None else None
+            except Exception as e:  # not registered or no state yet
+                state = repr(e)
+            if isinstance(state, dict) and state.get("count", 0) >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        seen["projection"] = state
     print(json.dumps(seen))
 
 

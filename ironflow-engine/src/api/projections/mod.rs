@@ -63,6 +63,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 const TICK: Duration = Duration::from_millis(50);
 
 mod delivery;
+mod lease;
 
 use delivery::{
     ack, error_rest, get_projection, partition_of, poll, register, report_error, save, stream,
@@ -79,6 +80,9 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
         .route(&connect("SaveProjectionState"), post(save))
         .route(&connect("AckProjectionEvents"), post(ack))
         .route(&connect("ReportProjectionError"), post(report_error))
+        .route(&connect("AcquireProjectionLease"), post(lease::acquire))
+        .route(&connect("RenewProjectionLease"), post(lease::renew))
+        .route(&connect("ReleaseProjectionLease"), post(lease::release))
         .route(&connect("GetProjectionStatus"), post(status_connect))
         .route(&connect("ListProjections"), post(list_connect))
         .route(&connect("RebuildProjection"), post(rebuild_connect))

@@ -241,6 +241,45 @@ pub trait ProjectionStore: Send + Sync + 'static {
 
     /// Deletes a projection and its states; whether it existed.
     fn delete_projection(&self, env: &str, name: &str) -> BoxFuture<'_, ProjectionResult<bool>>;
+
+    /// Grants the runner lease of a projection for `ttl_ms` when no live
+    /// lease holds it: a new token and the next epoch. `None` while another
+    /// runner's lease is live.
+    fn acquire_projection_lease(
+        &self,
+        env: &str,
+        name: &str,
+        ttl_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'_, ProjectionResult<Option<ProjectionLease>>>;
+
+    /// Extends `lease` by `ttl_ms` if it is still the live one; whether it was.
+    fn renew_projection_lease(
+        &self,
+        env: &str,
+        name: &str,
+        lease: ProjectionLease,
+        ttl_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'_, ProjectionResult<bool>>;
+
+    /// Ends `lease` if it is the live one; whether it was.
+    fn release_projection_lease(
+        &self,
+        env: &str,
+        name: &str,
+        lease: ProjectionLease,
+        now_ms: i64,
+    ) -> BoxFuture<'_, ProjectionResult<bool>>;
+}
+
+/// A projection runner's lease: its token and the grant's epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionLease {
+    /// Random, per grant.
+    pub token: String,
+    /// Grows with every grant of the projection's lease.
+    pub epoch: i64,
 }
 
 /// Checks a projection name (the rules of function ids).

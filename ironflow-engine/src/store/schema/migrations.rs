@@ -444,4 +444,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE events ADD COLUMN run_ids TEXT;
     "#,
+    // 16: the runner lease of each projection (connect-rpc.md §3.8): one
+    // runner at a time processes a projection; the epoch grows with every
+    // grant, so a superseded holder's token and epoch never match again.
+    r#"
+    CREATE TABLE projection_leases (
+        env TEXT NOT NULL,
+        name TEXT NOT NULL,
+        token TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (env, name)
+    ) WITHOUT ROWID;
+    "#,
 ];

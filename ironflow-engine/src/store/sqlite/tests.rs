@@ -328,3 +328,78 @@ async fn a_checkpoint_checks_its_fence_and_extends_only_an_aging_lease() {
     assert_eq!(names, ["a", "b"]);
     assert_eq!(expiry(), 1_700);
 }
+
+#[tokio::test]
+async fn a_projection_lease_is_granted_to_one_runner_and_fenced_by_its_epoch() {
+    use crate::store::projections::{ProjectionDef, ProjectionStore};
+    let store = TempStore::open();
+    let def = ProjectionDef {
+        name: "totals".into(),
+        events: vec!["order.placed".into()],
+        mode: "managed".into(),
+        partition_key: String::new(),
+        version: 1,
+    };
+    store.register_projection("default", def, 0).await.unwrap();
+    let first = store
+        .acquire_projection_lease("default", "totals", 1_000, 0)
+        .await
+        .unwrap()
+        .expect("granted");
+    assert_eq!(first.epoch, 1);
+    // Live: no second grant; renewing extends it.
+    assert!(
+        store
+            .acquire_projection_lease("default", "totals", 1_000, 500)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .renew_projection_lease("default", "totals", first.clone(), 1_000, 900)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_projection_lease("default", "totals", 1_000, 1_800)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Expired (last renewed at 900 for 1 s): another runner takes it with
+    // the next epoch, and the first one's renewal and release are refused.
+    let second = store
+        .acquire_projection_lease("default", "totals", 1_000, 2_000)
+        .await
+        .unwrap()
+        .expect("granted after expiry");
+    assert_eq!(second.epoch, 2);
+    assert_ne!(second.token, first.token);
+    assert!(
+        !store
+            .renew_projection_lease("default", "totals", first.clone(), 1_000, 2_100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .release_projection_lease("default", "totals", first, 2_100)
+            .await
+            .unwrap()
+    );
+    // Released: granted again at once, epoch 3.
+    assert!(
+        store
+            .release_projection_lease("default", "totals", second, 2_200)
+            .await
+            .unwrap()
+    );
+    let third = store
+        .acquire_projection_lease("default", "totals", 1_000, 2_300)
+        .await
+        .unwrap()
+        .expect("granted after release");
+    assert_eq!(third.epoch, 3);
+}

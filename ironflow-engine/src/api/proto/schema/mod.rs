@@ -240,6 +240,21 @@ static METHODS: &[(&str, &Message, &Message)] = &[
         &ACK_PROJECTION_EVENTS_RESPONSE,
     ),
     (
+        "/ironflow.v1.ProjectionService/AcquireProjectionLease",
+        &ACQUIRE_PROJECTION_LEASE_REQUEST,
+        &ACQUIRE_PROJECTION_LEASE_RESPONSE,
+    ),
+    (
+        "/ironflow.v1.ProjectionService/RenewProjectionLease",
+        &RENEW_PROJECTION_LEASE_REQUEST,
+        &RENEW_PROJECTION_LEASE_RESPONSE,
+    ),
+    (
+        "/ironflow.v1.ProjectionService/ReleaseProjectionLease",
+        &RELEASE_PROJECTION_LEASE_REQUEST,
+        &RELEASE_PROJECTION_LEASE_RESPONSE,
+    ),
+    (
         "/ironflow.v1.ProjectionService/GetProjection",
         &GET_PROJECTION_REQUEST,
         &GET_PROJECTION_RESPONSE,

@@ -129,6 +129,52 @@ pub(super) static PROJECTION_LEASE: Message = Message {
     ],
 };
 
+/// `AcquireProjectionLeaseRequest`.
+pub(super) static ACQUIRE_PROJECTION_LEASE_REQUEST: Message = Message {
+    name: "AcquireProjectionLeaseRequest",
+    fields: &[Field::single(1, "name", "name", Kind::Str)],
+};
+
+/// `AcquireProjectionLeaseResponse`.
+pub(super) static ACQUIRE_PROJECTION_LEASE_RESPONSE: Message = Message {
+    name: "AcquireProjectionLeaseResponse",
+    fields: &[
+        Field::single(1, "granted", "granted", Kind::Bool),
+        Field::single(2, "lease", "lease", Kind::Message(&PROJECTION_LEASE)),
+        Field::single(3, "ttl", "ttl", Kind::Duration),
+    ],
+};
+
+/// `RenewProjectionLeaseRequest`.
+pub(super) static RENEW_PROJECTION_LEASE_REQUEST: Message = Message {
+    name: "RenewProjectionLeaseRequest",
+    fields: &[
+        Field::single(1, "name", "name", Kind::Str),
+        Field::single(2, "lease", "lease", Kind::Message(&PROJECTION_LEASE)),
+    ],
+};
+
+/// `RenewProjectionLeaseResponse`.
+pub(super) static RENEW_PROJECTION_LEASE_RESPONSE: Message = Message {
+    name: "RenewProjectionLeaseResponse",
+    fields: &[Field::single(1, "ttl", "ttl", Kind::Duration)],
+};
+
+/// `ReleaseProjectionLeaseRequest`.
+pub(super) static RELEASE_PROJECTION_LEASE_REQUEST: Message = Message {
+    name: "ReleaseProjectionLeaseRequest",
+    fields: &[
+        Field::single(1, "name", "name", Kind::Str),
+        Field::single(2, "lease", "lease", Kind::Message(&PROJECTION_LEASE)),
+    ],
+};
+
+/// `ReleaseProjectionLeaseResponse`.
+pub(super) static RELEASE_PROJECTION_LEASE_RESPONSE: Message = Message {
+    name: "ReleaseProjectionLeaseResponse",
+    fields: &[],
+};
+
 /// `GetProjectionRequest`.
 pub(super) static GET_PROJECTION_REQUEST: Message = Message {
     name: "GetProjectionRequest",

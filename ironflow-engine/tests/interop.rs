@@ -3,8 +3,10 @@
 //! worker, then its streaming worker (`WorkerService/Connect`, binary
 //! protobuf over h2c), against `ironflow serve --dev`; an event emitted with
 //! our CLI runs its three-step function with a durable sleep to completion.
-//! Its client facade (`IronflowRPC`, binary Connect unary) then reads the
-//! run, lists runs, emits and uses an entity stream.
+//! Each worker also runs a managed projection with the SDK's projection
+//! runner; its client facade (`IronflowRPC`, binary Connect unary) then
+//! reads the run, lists runs, emits, uses an entity stream and reads the
+//! projection's state.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

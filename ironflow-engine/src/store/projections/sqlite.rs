@@ -92,6 +92,35 @@ impl SqliteStore {
         let fut = self.read(move |conn| Ok(f(conn)));
         Box::pin(async move { fut.await? })
     }
+
+    /// Moves the expiry of `lease` to `expires_ms` if it is the live lease of
+    /// the projection at `now_ms`; whether it was.
+    fn set_lease_expiry(
+        &self,
+        env: &str,
+        name: &str,
+        lease: ProjectionLease,
+        expires_ms: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'_, ProjectionResult<bool>> {
+        let (env, name) = (env.to_owned(), name.to_owned());
+        self.proj_write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE projection_leases SET expires_ms = ?5 WHERE env = ?1 AND name = ?2 \
+                     AND token = ?3 AND epoch = ?4 AND expires_ms > ?6",
+                )?
+                .execute(params![
+                    env,
+                    name,
+                    lease.token,
+                    lease.epoch,
+                    expires_ms,
+                    now_ms
+                ])?
+                > 0)
+        })
+    }
 }
 
 impl ProjectionStore for SqliteStore {
@@ -442,23 +471,7 @@ impl ProjectionStore for SqliteStore {
         ttl_ms: i64,
         now_ms: i64,
     ) -> BoxFuture<'_, ProjectionResult<bool>> {
-        let (env, name) = (env.to_owned(), name.to_owned());
-        self.proj_write(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "UPDATE projection_leases SET expires_ms = ?5 WHERE env = ?1 AND name = ?2 \
-                     AND token = ?3 AND epoch = ?4 AND expires_ms > ?6",
-                )?
-                .execute(params![
-                    env,
-                    name,
-                    lease.token,
-                    lease.epoch,
-                    now_ms + ttl_ms,
-                    now_ms
-                ])?
-                > 0)
-        })
+        self.set_lease_expiry(env, name, lease, now_ms + ttl_ms, now_ms)
     }
 
     fn release_projection_lease(
@@ -468,17 +481,8 @@ impl ProjectionStore for SqliteStore {
         lease: ProjectionLease,
         now_ms: i64,
     ) -> BoxFuture<'_, ProjectionResult<bool>> {
-        let (env, name) = (env.to_owned(), name.to_owned());
         // The row stays, expired, so the next grant's epoch is higher.
-        self.proj_write(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "UPDATE projection_leases SET expires_ms = 0 WHERE env = ?1 AND name = ?2 \
-                     AND token = ?3 AND epoch = ?4 AND expires_ms > ?5",
-                )?
-                .execute(params![env, name, lease.token, lease.epoch, now_ms])?
-                > 0)
-        })
+        self.set_lease_expiry(env, name, lease, 0, now_ms)
     }
 
     fn delete_projection(&self, env: &str, name: &str) -> BoxFuture<'_, ProjectionResult<bool>> {

@@ -79,6 +79,23 @@ async fn one_runner_holds_a_projection_until_it_releases_or_loses_it() {
         "{refused}"
     );
 
+    // A checkpoint under the live lease is taken; under another, refused.
+    let (status, _) = call(
+        &server,
+        "AckProjectionEvents",
+        json!({ "name": "order-totals", "lastEventSeq": "0", "lease": lease }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, refused) = call(
+        &server,
+        "AckProjectionEvents",
+        json!({ "name": "order-totals", "lastEventSeq": "0", "lease": forged }),
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "aborted");
+
     // Released: the next runner gets a higher epoch, the old lease is dead.
     let (status, _) = call(
         &server,
@@ -102,6 +119,21 @@ async fn one_runner_holds_a_projection_until_it_releases_or_loses_it() {
     )
     .await;
     assert_eq!(status, 409, "the released lease stays dead");
+    let (status, _) = call(
+        &server,
+        "SaveProjectionState",
+        json!({ "name": "order-totals", "state": { "n": 1 }, "lastEventSeq": "0", "lease": lease }),
+    )
+    .await;
+    assert_eq!(status, 409, "a superseded runner's state is not saved");
+    // A runner without a lease (the SDK's own) checkpoints as before.
+    let (status, _) = call(
+        &server,
+        "SaveProjectionState",
+        json!({ "name": "order-totals", "state": { "n": 1 }, "lastEventSeq": "0" }),
+    )
+    .await;
+    assert_eq!(status, 200);
 
     let (status, missing) = call(
         &server,

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::lease::LeaseJson;
 use super::{HEARTBEAT, MAX_BATCH, MAX_WAIT, TICK, event_json, existing, ok, status_json, store};
 use crate::api::json::{int64, timestamp};
 use crate::api::{ApiError, ApiResult, ApiState, Caller, RestResult, parse, reply};
@@ -361,6 +362,8 @@ struct SaveRequest {
     expected_last_event_seq: Option<i64>,
     #[serde(default, deserialize_with = "int64")]
     generation: Option<i64>,
+    #[serde(default)]
+    lease: Option<LeaseJson>,
 }
 
 pub(super) async fn save(
@@ -388,6 +391,7 @@ pub(super) async fn save(
         last_event_seq: seq,
         last_event_id,
         last_event_time,
+        lease: request.lease.and_then(LeaseJson::held),
     };
     store(&state)
         .checkpoint_projection(&caller.env, &request.name, checkpoint, now_ms())
@@ -409,6 +413,8 @@ struct AckRequest {
     expected_last_event_seq: Option<i64>,
     #[serde(default, deserialize_with = "int64")]
     generation: Option<i64>,
+    #[serde(default)]
+    lease: Option<LeaseJson>,
 }
 
 pub(super) async fn ack(
@@ -427,6 +433,7 @@ pub(super) async fn ack(
         last_event_seq: seq,
         last_event_id: request.last_event_id,
         last_event_time: request.last_event_time,
+        lease: request.lease.and_then(LeaseJson::held),
     };
     store(&state)
         .checkpoint_projection(&caller.env, &request.name, checkpoint, now_ms())

@@ -30,13 +30,24 @@ struct LeaseRequest {
     lease: Option<LeaseJson>,
 }
 
+/// A `ProjectionLease` in a request: `{token, epoch}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LeaseJson {
+pub(super) struct LeaseJson {
     #[serde(default)]
     token: String,
     #[serde(default, deserialize_with = "int64")]
     epoch: Option<i64>,
+}
+
+impl LeaseJson {
+    /// The lease, unless the runner sent none (an empty token).
+    pub(super) fn held(self) -> Option<ProjectionLease> {
+        (!self.token.is_empty()).then(|| ProjectionLease {
+            token: self.token,
+            epoch: self.epoch.unwrap_or(0),
+        })
+    }
 }
 
 impl LeaseRequest {

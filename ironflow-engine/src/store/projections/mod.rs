@@ -153,6 +153,9 @@ pub struct Checkpoint {
     pub last_event_id: Option<String>,
     /// Timestamp of the last event of the batch.
     pub last_event_time: Option<String>,
+    /// The runner's lease, when it holds one: the checkpoint is refused
+    /// unless it is still the live lease.
+    pub lease: Option<ProjectionLease>,
 }
 
 /// Durable projections, scoped by environment.

@@ -296,6 +296,20 @@ impl ProjectionStore for SqliteStore {
         let (env, name) = (env.to_owned(), name.to_owned());
         self.proj_write(move |conn| {
             let info = existing(conn, &env, &name)?;
+            if let Some(lease) = &checkpoint.lease {
+                let live: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM projection_leases WHERE env = ?1 AND name = ?2 \
+                         AND token = ?3 AND epoch = ?4 AND expires_ms > ?5",
+                    )?
+                    .query_row(params![env, name, lease.token, lease.epoch, now_ms], |r| r.get(0))
+                    .optional()?;
+                if live.is_none() {
+                    return Err(ProjectionError::Conflict(format!(
+                        "the lease of projection {name:?} was lost (expired and granted again, or released)"
+                    )));
+                }
+            }
             if let Some(expected) = checkpoint.expected
                 && expected != info.cursor
             {

@@ -36,7 +36,7 @@ pub struct SyncResult {
     /// Final status.
     pub status: RunStatus,
     /// Output, when completed (`outputValue` or `output`, §1.7).
-    #[serde(default, flatten, deserialize_with = "super::runs::output_of")]
+    #[serde(default, flatten, deserialize_with = "super::output::output_of")]
     pub output: Option<Value>,
     /// Error, when failed.
     #[serde(default)]

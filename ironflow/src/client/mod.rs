@@ -43,6 +43,7 @@ mod config;
 mod events;
 mod functions;
 mod kv;
+mod output;
 mod projections;
 mod runs;
 mod streams;

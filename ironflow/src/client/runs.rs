@@ -124,7 +124,7 @@ pub struct Run {
     pub input: Option<Value>,
     /// Output, once completed: `outputValue` when the engine sent it (any
     /// JSON), else `output` (an object), as connect-rpc.md §1.7 writes them.
-    #[serde(default, flatten, deserialize_with = "output_of")]
+    #[serde(default, flatten, deserialize_with = "super::output::output_of")]
     pub output: Option<Value>,
     /// Error, once failed.
     #[serde(default)]
@@ -452,61 +452,9 @@ impl Client {
     }
 }
 
-/// A reply's result as an `output`/`outputValue` pair (connect-rpc.md
-/// §1.7): `outputValue` when present and not null, else `output`. Reads the
-/// keys the other fields of the reply left (the field is flattened).
-pub(super) fn output_of<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Value>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Pair {
-        #[serde(default)]
-        output: Option<Value>,
-        #[serde(default)]
-        output_value: Option<Value>,
-    }
-    let pair = Pair::deserialize(d)?;
-    Ok(pair.output_value.filter(|v| !v.is_null()).or(pair.output))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_run_reads_its_output_from_output_value_or_output() {
-        let run = |reply: Value| serde_json::from_value::<Run>(reply).unwrap().output;
-        let base = |extra: Value| {
-            let mut v = serde_json::json!({ "id": "r", "status": "RUN_STATUS_COMPLETED" });
-            v.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            v
-        };
-        // What the platform writes for a non-object result.
-        assert_eq!(
-            run(base(serde_json::json!({ "outputValue": [1, 2] }))),
-            Some(serde_json::json!([1, 2]))
-        );
-        assert_eq!(
-            run(base(serde_json::json!({ "output": { "ok": true } }))),
-            Some(serde_json::json!({ "ok": true }))
-        );
-        // Both: the value wins; neither: none.
-        assert_eq!(
-            run(base(serde_json::json!({ "output": {}, "outputValue": 7 }))),
-            Some(serde_json::json!(7))
-        );
-        assert_eq!(run(base(serde_json::json!({}))), None);
-        // The other fields still read.
-        let full: Run = serde_json::from_value(base(serde_json::json!({
-            "functionId": "f", "attempt": 2, "outputValue": "done"
-        })))
-        .unwrap();
-        assert_eq!((full.function_id.as_str(), full.attempt), ("f", 2));
-        assert_eq!(full.output, Some(serde_json::json!("done")));
-    }
 
     #[test]
     fn statuses_parse_from_either_spelling() {

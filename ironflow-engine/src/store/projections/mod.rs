@@ -13,7 +13,10 @@ use serde_json::Value;
 
 use super::StoreError;
 
+mod lease;
 mod sqlite;
+
+pub use lease::ProjectionLease;
 
 /// The partition of events without `metadata.__partition`.
 pub const GLOBAL_PARTITION: &str = "__global__";
@@ -274,15 +277,6 @@ pub trait ProjectionStore: Send + Sync + 'static {
         lease: ProjectionLease,
         now_ms: i64,
     ) -> BoxFuture<'_, ProjectionResult<bool>>;
-}
-
-/// A projection runner's lease: its token and the grant's epoch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectionLease {
-    /// Random, per grant.
-    pub token: String,
-    /// Grows with every grant of the projection's lease.
-    pub epoch: i64,
 }
 
 /// Checks a projection name (the rules of function ids).

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
     Checkpoint, PartitionState, ProjectionDef, ProjectionError, ProjectionEventRow, ProjectionInfo,
-    ProjectionLease, ProjectionResult, ProjectionStore, check_projection_name,
+    ProjectionLease, ProjectionResult, ProjectionStore, check_projection_name, lease,
 };
 use crate::store::{SqliteStore, StoreError, StoreResult};
 
@@ -105,20 +105,7 @@ impl SqliteStore {
     ) -> BoxFuture<'_, ProjectionResult<bool>> {
         let (env, name) = (env.to_owned(), name.to_owned());
         self.proj_write(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "UPDATE projection_leases SET expires_ms = ?5 WHERE env = ?1 AND name = ?2 \
-                     AND token = ?3 AND epoch = ?4 AND expires_ms > ?6",
-                )?
-                .execute(params![
-                    env,
-                    name,
-                    lease.token,
-                    lease.epoch,
-                    expires_ms,
-                    now_ms
-                ])?
-                > 0)
+            lease::set_expiry(conn, &env, &name, &lease, expires_ms, now_ms)
         })
     }
 }
@@ -296,19 +283,10 @@ impl ProjectionStore for SqliteStore {
         let (env, name) = (env.to_owned(), name.to_owned());
         self.proj_write(move |conn| {
             let info = existing(conn, &env, &name)?;
-            if let Some(lease) = &checkpoint.lease {
-                let live: Option<i64> = conn
-                    .prepare_cached(
-                        "SELECT 1 FROM projection_leases WHERE env = ?1 AND name = ?2 \
-                         AND token = ?3 AND epoch = ?4 AND expires_ms > ?5",
-                    )?
-                    .query_row(params![env, name, lease.token, lease.epoch, now_ms], |r| r.get(0))
-                    .optional()?;
-                if live.is_none() {
-                    return Err(ProjectionError::Conflict(format!(
-                        "the lease of projection {name:?} was lost (expired and granted again, or released)"
-                    )));
-                }
+            if let Some(lease) = &checkpoint.lease
+                && !lease::is_live(conn, &env, &name, lease, now_ms)?
+            {
+                return Err(lease::lost(&name));
             }
             if let Some(expected) = checkpoint.expected
                 && expected != info.cursor
@@ -441,40 +419,7 @@ impl ProjectionStore for SqliteStore {
         now_ms: i64,
     ) -> BoxFuture<'_, ProjectionResult<Option<ProjectionLease>>> {
         let (env, name) = (env.to_owned(), name.to_owned());
-        self.proj_write(move |conn| {
-            let known: Option<i64> = conn
-                .prepare_cached("SELECT 1 FROM projections WHERE env = ?1 AND name = ?2")?
-                .query_row(params![env, name], |r| r.get(0))
-                .optional()?;
-            if known.is_none() {
-                return Err(ProjectionError::NotFound(name));
-            }
-            let held: Option<(i64, i64)> = conn
-                .prepare_cached(
-                    "SELECT epoch, expires_ms FROM projection_leases WHERE env = ?1 AND name = ?2",
-                )?
-                .query_row(params![env, name], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if held.is_some_and(|(_, expires)| expires > now_ms) {
-                return Ok(None);
-            }
-            let lease = ProjectionLease {
-                token: uuid::Uuid::now_v7().simple().to_string(),
-                epoch: held.map_or(1, |(epoch, _)| epoch + 1),
-            };
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO projection_leases (env, name, token, epoch, expires_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                env,
-                name,
-                lease.token,
-                lease.epoch,
-                now_ms + ttl_ms
-            ])?;
-            Ok(Some(lease))
-        })
+        self.proj_write(move |conn| lease::grant(conn, &env, &name, ttl_ms, now_ms))
     }
 
     fn renew_projection_lease(

@@ -42,7 +42,7 @@ pub(crate) struct Field {
 }
 
 /// How many values a field holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Card {
     Single,
     Repeated,
@@ -70,14 +70,6 @@ pub(crate) enum Kind {
     /// `google.protobuf.Duration`.
     Duration,
 }
-
-impl PartialEq for Kind {
-    fn eq(&self, other: &Kind) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
-}
-
-impl Eq for Kind {}
 
 impl Field {
     const fn single(number: u32, name: &'static str, json: &'static str, kind: Kind) -> Field {

@@ -23,6 +23,7 @@ mod caller;
 mod config;
 mod events;
 mod functions;
+mod gzip;
 mod json;
 mod kv;
 mod projections;

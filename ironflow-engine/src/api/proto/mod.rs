@@ -7,7 +7,6 @@
 //! errors stay JSON whatever the codec (§1.4), so any other reply passes
 //! through as it is.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -16,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::gzip::{Gunzip, gunzip};
 use super::{ApiError, ApiState};
 
 mod codec;
@@ -103,17 +103,13 @@ async fn read(headers: &axum::http::HeaderMap, body: Body, max: usize) -> Result
         .and_then(|v| v.to_str().ok())
     {
         None | Some("identity") => Ok(bytes),
-        Some("gzip") => {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(bytes.as_ref())
-                .take(max as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| ApiError::invalid(format!("the request body does not gunzip: {e}")))?;
-            if out.len() > max {
-                return Err(too_large());
-            }
-            Ok(Bytes::from(out))
-        }
+        Some("gzip") => match gunzip(&bytes, max) {
+            Ok(out) => Ok(Bytes::from(out)),
+            Err(Gunzip::Corrupt(e)) => Err(ApiError::invalid(format!(
+                "the request body does not gunzip: {e}"
+            ))),
+            Err(Gunzip::TooLarge) => Err(too_large()),
+        },
         Some(other) => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unimplemented",

@@ -19,7 +19,6 @@
 //! worker sent before it went, then the leases of its unfinished jobs end,
 //! so other workers take them at once.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -36,6 +35,7 @@ use ironflow::protocol::stream::{self as proto, EngineMessage, WorkerMessage};
 use prost::Message;
 use tokio::sync::mpsc;
 
+use crate::api::gzip::{Gunzip, gunzip};
 use crate::api::{ApiState, Caller};
 use crate::scheduler::Streams;
 
@@ -138,20 +138,16 @@ impl Codec {
             (true, false) => {
                 return Err("a compressed message without Connect-Content-Encoding".to_owned());
             }
-            (true, true) => {
-                let mut out = Vec::new();
-                flate2::read::GzDecoder::new(envelope.payload.as_slice())
-                    .take(self.max as u64 + 1)
-                    .read_to_end(&mut out)
-                    .map_err(|e| format!("a message does not gunzip: {e}"))?;
-                if out.len() > self.max {
+            (true, true) => match gunzip(&envelope.payload, self.max) {
+                Ok(out) => out,
+                Err(Gunzip::Corrupt(e)) => return Err(format!("a message does not gunzip: {e}")),
+                Err(Gunzip::TooLarge) => {
                     return Err(format!(
                         "a message is over the limit of {} bytes once unzipped",
                         self.max
                     ));
                 }
-                out
-            }
+            },
         };
         if self.json {
             return serde_json::from_slice(&payload)

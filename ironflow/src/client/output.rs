@@ -1,8 +1,15 @@
-//! A run's result as the engine writes it (connect-rpc.md §1.7): an object
-//! in `output`, any other JSON in `outputValue`; read back as one value.
+//! `X`/`XValue` pairs as the engine writes them (connect-rpc.md §1.7): an
+//! object in `X`, any other JSON in `XValue`; read back as one value (a
+//! run's output, an event's data, a projection's state).
 
 use serde::Deserialize;
 use serde_json::Value;
+
+/// An `X`/`XValue` pair read as one value: `XValue` when present and not
+/// null, else `X`.
+pub(super) fn pair(object: Option<Value>, value: Option<Value>) -> Option<Value> {
+    value.filter(|v| !v.is_null()).or(object)
+}
 
 /// A reply's result as an `output`/`outputValue` pair (connect-rpc.md
 /// §1.7): `outputValue` when present and not null, else `output`. Reads the
@@ -18,8 +25,8 @@ pub(super) fn output_of<'de, D: serde::Deserializer<'de>>(
         #[serde(default)]
         output_value: Option<Value>,
     }
-    let pair = Pair::deserialize(d)?;
-    Ok(pair.output_value.filter(|v| !v.is_null()).or(pair.output))
+    let reply = Pair::deserialize(d)?;
+    Ok(pair(reply.output, reply.output_value))
 }
 
 #[cfg(test)]

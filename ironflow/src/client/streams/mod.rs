@@ -35,12 +35,9 @@ pub(super) fn de_u64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64
     }
 }
 
-/// The payload of an `X`/`XValue` pair: `XValue` when present, else `X`.
+/// The payload of an `X`/`XValue` pair; `null` when neither is there.
 fn either(object: Option<Value>, value: Option<Value>) -> Value {
-    value
-        .filter(|v| !v.is_null())
-        .or(object)
-        .unwrap_or(Value::Null)
+    super::output::pair(object, value).unwrap_or(Value::Null)
 }
 
 /// The entity-stream API of a [`Client`]; see [`Client::streams`].

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -17,7 +16,7 @@ use super::store;
 use crate::api::json::int64;
 use crate::api::{ApiError, ApiResult, ApiState, Caller, parse, reply};
 use crate::now_ms;
-use crate::store::projections::{ProjectionLease, ProjectionStore};
+use crate::store::projections::{ProjectionError, ProjectionLease, ProjectionStore};
 
 /// How long a lease lasts without a renewal.
 const TTL_MS: i64 = 30_000;
@@ -43,10 +42,16 @@ pub(super) struct LeaseJson {
 impl LeaseJson {
     /// The lease, unless the runner sent none (an empty token).
     pub(super) fn held(self) -> Option<ProjectionLease> {
-        (!self.token.is_empty()).then(|| ProjectionLease {
-            token: self.token,
-            epoch: self.epoch.unwrap_or(0),
-        })
+        (!self.token.is_empty()).then(|| self.into())
+    }
+}
+
+impl From<LeaseJson> for ProjectionLease {
+    fn from(lease: LeaseJson) -> ProjectionLease {
+        ProjectionLease {
+            token: lease.token,
+            epoch: lease.epoch.unwrap_or(0),
+        }
     }
 }
 
@@ -55,13 +60,7 @@ impl LeaseRequest {
         let lease = self.lease.ok_or_else(|| {
             ApiError::invalid("`lease` (the token and epoch granted) is required")
         })?;
-        Ok((
-            self.name,
-            ProjectionLease {
-                token: lease.token,
-                epoch: lease.epoch.unwrap_or(0),
-            },
-        ))
+        Ok((self.name, lease.into()))
     }
 }
 
@@ -98,7 +97,7 @@ pub(super) async fn renew(
         .renew_projection_lease(&caller.env, &name, lease, TTL_MS, now_ms())
         .await?;
     if !held {
-        return Err(lost(&name));
+        return Err(ProjectionError::lease_lost(&name).into());
     }
     reply(json!({ "ttl": ttl() }))
 }
@@ -114,14 +113,4 @@ pub(super) async fn release(
         .release_projection_lease(&caller.env, &name, lease, now_ms())
         .await?;
     reply(json!({}))
-}
-
-fn lost(name: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "aborted",
-        format!(
-            "the lease of projection {name:?} was lost (expired and granted again, or released)"
-        ),
-    )
 }

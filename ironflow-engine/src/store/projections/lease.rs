@@ -104,9 +104,12 @@ pub(super) fn is_live(
         .is_some())
 }
 
-/// The error of a checkpoint under a lease no longer live.
-pub(super) fn lost(name: &str) -> ProjectionError {
-    ProjectionError::Conflict(format!(
-        "the lease of projection {name:?} was lost (expired and granted again, or released)"
-    ))
+impl ProjectionError {
+    /// A lease that is no longer the live one: refused as a conflict
+    /// (`aborted`), for a renewal or a checkpoint under it.
+    pub fn lease_lost(name: &str) -> ProjectionError {
+        ProjectionError::Conflict(format!(
+            "the lease of projection {name:?} was lost (expired and granted again, or released)"
+        ))
+    }
 }

@@ -286,7 +286,7 @@ impl ProjectionStore for SqliteStore {
             if let Some(lease) = &checkpoint.lease
                 && !lease::is_live(conn, &env, &name, lease, now_ms)?
             {
-                return Err(lease::lost(&name));
+                return Err(ProjectionError::lease_lost(&name));
             }
             if let Some(expected) = checkpoint.expected
                 && expected != info.cursor

@@ -43,13 +43,15 @@ pub(super) fn emit(
             });
         }
     }
-    insert_event(conn, env, &event, now_ms)?;
-    if event.idempotency_key.is_some() {
-        // What a repeat of this event answers.
-        let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
-        conn.prepare_cached("UPDATE events SET run_ids = ?2 WHERE id = ?1")?
-            .execute(params![event.id, serde_json::to_string(&ids)?])?;
-    }
+    // What a repeat of a keyed event answers.
+    let run_ids = match event.idempotency_key {
+        Some(_) => {
+            let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+            Some(serde_json::to_string(&ids)?)
+        }
+        None => None,
+    };
+    insert_event(conn, env, &event, run_ids.as_deref(), now_ms)?;
     // How each new run starts: leased to a waiting pull worker or
     // claimed for dispatch right here, or queued (due now) for the
     // dispatch loop and pollers. Only a run with a concurrency group

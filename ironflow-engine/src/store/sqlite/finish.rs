@@ -107,7 +107,7 @@ pub(super) fn finish(
             }
             if let Some((child, event)) = child {
                 // A child runs in its parent's environment.
-                insert_event(conn, &run.env, &event, now_ms)?;
+                insert_event(conn, &run.env, &event, None, now_ms)?;
                 insert_run(conn, &run.env, &child, &event.id, now_ms, Some(now_ms))?;
             }
             let (status, due) = match &journal_now {

@@ -241,15 +241,18 @@ pub(super) fn insert_row(
     Ok(())
 }
 
+/// Stores `event`; `run_ids` (a JSON array) are the runs it started, kept
+/// for a keyed event so that a repeat answers them.
 pub(super) fn insert_event(
     conn: &Connection,
     env: &str,
     event: &EventEnvelope,
+    run_ids: Option<&str>,
     now_ms: i64,
 ) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO events (id, name, data, version, idempotency_key, source, metadata, timestamp, created_ms, env) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO events (id, name, data, version, idempotency_key, source, metadata, timestamp, created_ms, env, run_ids) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         event.id,
@@ -261,7 +264,8 @@ pub(super) fn insert_event(
         event.metadata.as_ref().map(json_text),
         event.timestamp,
         now_ms,
-        env
+        env,
+        run_ids
     ])?;
     Ok(())
 }
